@@ -1,0 +1,36 @@
+"""The CNN: a VGG-style network with batch norm, sized for fast CPU inference."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from fer_core.labels import EMOTIONS
+from fer_core.preprocess import FACE_SIZE
+
+
+def build_vgg(widths: tuple[int, ...] = (32, 64, 128, 256), convs_per_block: int = 2, dropout: float = 0.4) -> keras.Model:
+    """Blocks of (3x3 conv, BN, ReLU) x n followed by 2x2 max-pooling, then a small head.
+
+    Takes raw uint8 pixels (N, 48, 48, 1); rescaling lives inside the model so every caller
+    feeds the same thing the training pipeline fed.
+    """
+    inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
+    x = layers.Rescaling(1 / 255.0)(inputs)
+    for block, width in enumerate(widths):
+        for conv in range(convs_per_block):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{block + 1}_{conv + 1}")(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        x = layers.MaxPooling2D()(x)
+        x = layers.Dropout(min(0.1 * (block + 1), 0.3))(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(256, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(len(EMOTIONS), activation="softmax", name="emotion")(x)
+    return keras.Model(inputs, outputs, name="fer_vgg")
+
+
+ARCHITECTURES = {"vgg": build_vgg}

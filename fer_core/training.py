@@ -1,0 +1,281 @@
+"""Training a classifier on FER2013: data -> augmentation -> model -> fit -> artifacts.
+
+Every epoch ends with a checkpoint (model + optimizer state) and a state file in the work
+directory, so a killed run started again with the same command resumes where it stopped.
+When training ends, the best epoch's weights become `model.keras` in the output directory,
+with `history.json`, `evaluation.json` and `model_card.json` beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.datasets import FaceDataset, load_split
+from fer_core.evaluation import evaluate_predictions, write_evaluation
+from fer_core.labels import EMOTIONS
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str = "models/fer_vgg"
+    work_dir: str = ".cache/training/fer_vgg"
+    architecture: str = "vgg"
+    epochs: int = 32
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 5e-4
+    warmup_epochs: int = 2
+    label_smoothing: float = 0.1
+    # Weight of class c is (balanced weight)^power: 0 ignores imbalance, 1 fully rebalances.
+    class_weight_power: float = 0.5
+    patience: int = 10
+    seed: int = 1
+    limit: int | None = None  # use only this many images of each split (smoke tests)
+    steps_per_epoch: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
+    """Per-class loss weights, normalised so the average sample weight is 1."""
+    counts = np.bincount(labels, minlength=len(EMOTIONS)).astype(np.float64)
+    balanced = np.where(counts > 0, counts.sum() / (len(EMOTIONS) * np.maximum(counts, 1)), 0.0)
+    weights = balanced**power
+    return weights / (weights[labels].mean())
+
+
+def augmentation(seed: int):
+    """Random changes a face can undergo and keep its expression (Keras preprocessing layers)."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomRotation(0.03, fill_mode="nearest", seed=seed + 1),
+            layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed + 2),
+            layers.RandomZoom(0.1, fill_mode="nearest", seed=seed + 3),
+            layers.RandomContrast(0.2, seed=seed + 4),
+        ],
+        name="augmentation",
+    )
+
+
+def _subset(dataset: FaceDataset, limit: int | None, seed: int) -> FaceDataset:
+    if limit is None or limit >= len(dataset):
+        return dataset
+    keep = np.sort(np.random.default_rng(seed).permutation(len(dataset))[:limit])
+    return FaceDataset(dataset.images[keep], dataset.labels[keep], [dataset.paths[i] for i in keep])
+
+
+def _tf_datasets(config: TrainConfig, train: FaceDataset, val: FaceDataset):
+    import tensorflow as tf
+
+    one_hot = np.eye(len(EMOTIONS), dtype=np.float32)
+    weights = class_weights(train.labels, config.class_weight_power)[train.labels].astype(np.float32)
+    augment = augmentation(config.seed)
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((train.images[..., None], one_hot[train.labels], weights))
+        .shuffle(len(train), seed=config.seed, reshuffle_each_iteration=True)
+        .batch(config.batch_size)
+        .map(lambda x, y, w: (augment(tf.cast(x, tf.float32), training=True), y, w), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    val_ds = tf.data.Dataset.from_tensor_slices((val.images[..., None], one_hot[val.labels])).batch(256)
+    return train_ds, val_ds
+
+
+def _compile(model, config: TrainConfig, steps_per_epoch: int) -> None:
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 10,
+        warmup_target=config.learning_rate,
+        warmup_steps=config.warmup_epochs * steps_per_epoch,
+        decay_steps=max(1, (config.epochs - config.warmup_epochs) * steps_per_epoch),
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+
+
+class _RunFiles:
+    """Paths of one run's work directory."""
+
+    def __init__(self, work_dir: Path):
+        self.dir = work_dir
+        self.checkpoint = work_dir / "checkpoint.keras"
+        self.best_weights = work_dir / "best.weights.h5"
+        self.state = work_dir / "state.json"
+        self.history = work_dir / "history.json"
+
+    def read_state(self) -> dict:
+        return json.loads(self.state.read_text()) if self.state.exists() else {}
+
+    def read_history(self) -> list[dict]:
+        return json.loads(self.history.read_text()) if self.history.exists() else []
+
+
+def _epoch_callback(files: _RunFiles, config: TrainConfig, state: dict):
+    """A Keras callback that records history, checkpoints, keeps the best weights and stops early."""
+    import keras
+
+    class EpochEnd(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            record = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items() if k != "learning_rate"}}
+            record["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            record["seconds"] = time.perf_counter() - self.started
+            history = [h for h in files.read_history() if h["epoch"] <= epoch] + [record]
+            files.history.write_text(json.dumps(history, indent=1) + "\n")
+
+            score = record.get("val_accuracy", record.get("accuracy", 0.0))
+            if score > state.get("best_score", -1.0):
+                state.update(best_score=score, best_epoch=epoch + 1, wait=0)
+                self.model.save_weights(files.best_weights)
+            else:
+                state["wait"] = state.get("wait", 0) + 1
+            state["epoch"] = epoch + 1
+            if state["wait"] >= config.patience:
+                state["stopped_early"] = True
+                self.model.stop_training = True
+            # Checkpoint first, then the state that points at it: a kill in between only
+            # repeats this epoch's bookkeeping, never loses the epoch.
+            self.model.save(files.checkpoint)
+            files.state.write_text(json.dumps(state, indent=1) + "\n")
+
+    return EpochEnd()
+
+
+def train(config: TrainConfig, strategy=None, log=print) -> Path:
+    """Train (or resume) and write the artifacts; return the output directory."""
+    import keras
+    import tensorflow as tf
+
+    from fer_core.architecture import ARCHITECTURES
+
+    if config.architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {config.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+    strategy = strategy or tf.distribute.get_strategy()
+    keras.utils.set_random_seed(config.seed)
+    files = _RunFiles(Path(config.work_dir))
+    files.dir.mkdir(parents=True, exist_ok=True)
+
+    log(f"reading {config.data} ...")
+    train_set = _subset(load_split(config.data, "train"), config.limit, config.seed)
+    val_set = _subset(load_split(config.data, "test"), config.limit, config.seed)
+    log(f"train: {len(train_set)} images, validation: {len(val_set)} images")
+    train_ds, val_ds = _tf_datasets(config, train_set, val_set)
+    steps = config.steps_per_epoch or int(np.ceil(len(train_set) / config.batch_size))
+
+    state = files.read_state()
+    if state and state.get("config", {}).get("data") not in (None, config.data):
+        raise ValueError(f"{files.dir} holds a run on other data; pick another --work-dir")
+    finished = state.get("stopped_early") or state.get("epoch", 0) >= config.epochs
+    with strategy.scope():
+        if state and files.checkpoint.exists():
+            log(f"resuming from epoch {state['epoch']} (checkpoint {files.checkpoint})")
+            model = keras.models.load_model(files.checkpoint)
+        else:
+            state = {"config": asdict(config), "started": datetime.now(timezone.utc).isoformat(), "epoch": 0}
+            model = ARCHITECTURES[config.architecture]()
+            _compile(model, config, steps)
+    if not finished:
+        if config.steps_per_epoch:
+            train_ds = train_ds.repeat()
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=config.epochs,
+            initial_epoch=state["epoch"],
+            steps_per_epoch=config.steps_per_epoch,
+            callbacks=[_epoch_callback(files, config, state)],
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+    return write_artifacts(config, files, train_set, val_set, log)
+
+
+def write_artifacts(config: TrainConfig, files: _RunFiles, train_set: FaceDataset, val_set: FaceDataset, log=print) -> Path:
+    """Best weights -> a compact model.keras plus history, evaluation and model card."""
+    from fer_core.architecture import ARCHITECTURES
+    from fer_core.classifier import Classifier
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = ARCHITECTURES[config.architecture]()
+    model.load_weights(files.best_weights)
+    model.save(out / "model.keras")  # not compiled: weights only, no optimizer state
+    shutil.copy(files.history, out / "history.json")
+
+    classifier = Classifier.load(out / "model.keras")
+    probs = classifier.predict_batch(val_set.images[..., None])
+    evaluation = evaluate_predictions(val_set.labels, probs.argmax(axis=1), data=str(config.data) + " (test split)")
+    write_evaluation(evaluation, out / "evaluation.json")
+    log(f"test accuracy {evaluation.accuracy:.4f}, macro-F1 {evaluation.macro_f1:.4f}")
+
+    state = files.read_state()
+    history = files.read_history()
+    card = {
+        "name": out.name,
+        "architecture": config.architecture,
+        "parameters": int(model.count_params()),
+        "file_size_bytes": (out / "model.keras").stat().st_size,
+        "input": "48x48 grayscale face crop, uint8",
+        "labels": list(EMOTIONS),
+        "epochs_run": len(history),
+        "best_epoch": state.get("best_epoch"),
+        "training_seconds": round(sum(h["seconds"] for h in history), 1),
+        "hardware": hardware_description(),
+        "data": {
+            "path": str(config.data),
+            "train_counts": train_set.class_counts(),
+            "test_counts": val_set.class_counts(),
+        },
+        "trained": state.get("started"),
+        "finished": datetime.now(timezone.utc).isoformat(),
+        "test_accuracy": evaluation.accuracy,
+        "test_macro_f1": evaluation.macro_f1,
+        "ms_per_face": round(classifier.time_single_face(), 3),
+        "config": asdict(config),
+        "summary": model_summary(model),
+    }
+    (out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    return out
+
+
+def hardware_description() -> str:
+    import tensorflow as tf
+
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    text = f"{cpu}, {os.cpu_count()} cores"
+    return text + (f", GPU: {', '.join(gpus)}" if gpus else ", no GPU")
+
+
+def model_summary(model) -> list[str]:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, **_: lines.append(line), line_length=90)
+    return lines
