@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +14,29 @@ from fer_core.labels import EMOTIONS
 from fer_core.preprocess import FACE_SIZE
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """TensorFlow's C++ side prints start-up notices (oneDNN, CPU features) straight to fd 2,
+    before any log level applies; hide them so the CLI's stderr holds only our messages."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_tensorflow():
+    """Import TensorFlow (once) without its start-up noise."""
+    if "tensorflow" not in sys.modules:
+        with _native_stderr_silenced():
+            import tensorflow  # noqa: F401
+    return sys.modules["tensorflow"]
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "fer_vgg" / "model.keras"
@@ -30,7 +55,7 @@ class Classifier:
     """
 
     def __init__(self, model, flip_tta: bool = False):
-        import tensorflow as tf
+        tf = import_tensorflow()
 
         self.model = model
         self.labels = EMOTIONS
@@ -51,6 +76,7 @@ class Classifier:
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"model file {path} not found; train one with `python -m fer_core train` or restore models/ from git")
+        import_tensorflow()
         import keras
 
         try:

@@ -1,11 +1,39 @@
-"""Command line: `python -m fer_core {predict,evaluate,train}`."""
+"""Command line: `python -m fer_core {predict,evaluate,train}`.
+
+Errors a user can cause (a missing file, a non-image, a missing model) print one line on
+stderr and exit with status 1 (2 for wrong arguments), never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
+from pathlib import Path
 
+from fer_core.classifier import DEFAULT_MODEL, ModelError
+from fer_core.datasets import DatasetError
+from fer_core.images import ImageError
 from fer_core.training import TrainConfig
+
+
+def _predict_parser(sub) -> None:
+    p = sub.add_parser("predict", help="find faces in images and classify their emotion")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    p.add_argument("--json", action="store_true", help="print one JSON list of results")
+    p.add_argument("--flip-tta", action="store_true", help="also classify the mirrored face and average (2x cost)")
+
+
+def _evaluate_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="score the model on a <class>/<image> folder")
+    p.add_argument("--data", required=True, type=Path, help="folder of <class>/<image> (e.g. fer2013/test)")
+    p.add_argument("--crops", action="store_true", help="images are face crops already: skip detection")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--write", type=Path, metavar="FILE", help="also save the evaluation as JSON to FILE")
+    p.add_argument("--flip-tta", action="store_true", help="also classify the mirrored face and average (2x cost)")
 
 
 def _train_parser(sub) -> None:
@@ -23,10 +51,67 @@ def _train_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--limit", type=int, help="use only N images of each split (quick trials)")
     p.add_argument("--steps-per-epoch", type=int, help="cap the steps of each epoch (quick trials)")
+    p.add_argument(
+        "--strategy",
+        choices=["default", "mirrored", "multi-worker"],
+        default="default",
+        help="tf.distribute strategy: mirrored = all GPUs of this machine, multi-worker = TF_CONFIG cluster",
+    )
+
+
+def _run_predict(args) -> int:
+    from fer_core.images import read_image
+    from fer_core.pipeline import EmotionPipeline
+
+    pipeline = EmotionPipeline.load(args.model, flip_tta=args.flip_tta)
+    results, failed = [], 0
+    for path in args.images:
+        try:
+            image = read_image(path)
+        except ImageError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        faces = pipeline.analyze(image)
+        results.append({"image": str(path), "width": image.shape[1], "height": image.shape[0], "faces": [f.to_dict() for f in faces]})
+        if not args.json:
+            print(f"{path}: {len(faces)} face(s)")
+            for number, face in enumerate(faces, start=1):
+                x, y, w, h = face.box
+                top = sorted(zip(face.probs, pipeline.classifier.labels), reverse=True)[:3]
+                others = ", ".join(f"{name} {p:.0%}" for p, name in top[1:])
+                print(f"  face {number} at x={x} y={y} w={w} h={h}: {face.label} {face.confidence:.0%} ({others})")
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 1 if failed else 0
+
+
+def _run_evaluate(args) -> int:
+    from fer_core.evaluation import write_evaluation
+    from fer_core.pipeline import EmotionPipeline
+    from fer_core.scoring import evaluate_folder
+
+    pipeline = EmotionPipeline.load(args.model, flip_tta=args.flip_tta)
+    # The progress bar goes to stderr so that --json output stays clean.
+    with contextlib.redirect_stdout(sys.stderr):
+        evaluation = evaluate_folder(pipeline, args.data, crops=args.crops)
+    if args.write:
+        write_evaluation(evaluation, args.write)
+    if args.json:
+        print(json.dumps(evaluation.to_dict(), indent=2))
+        return 0
+    print(f"images: {evaluation.n}")
+    if evaluation.detection_rate is not None:
+        print(f"faces detected: {evaluation.detection_rate:.1%}")
+    print(f"accuracy: {evaluation.accuracy:.2%}   macro-F1: {evaluation.macro_f1:.4f}")
+    print(f"{'class':10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
+    for name, scores in evaluation.per_class.items():
+        print(f"{name:10} {scores.precision:9.3f} {scores.recall:7.3f} {scores.f1:6.3f} {scores.support:8d}")
+    return 0
 
 
 def _run_train(args) -> int:
-    from fer_core.training import train
+    from fer_core.training import make_strategy, train
 
     config = TrainConfig(
         data=args.data,
@@ -42,17 +127,29 @@ def _run_train(args) -> int:
         limit=args.limit,
         steps_per_epoch=args.steps_per_epoch,
     )
-    out = train(config)
+    out = train(config, strategy=make_strategy(args.strategy))
     print(f"wrote {out}/model.keras")
     return 0
 
 
+COMMANDS = {"predict": _run_predict, "evaluate": _run_evaluate, "train": _run_train}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fer_core", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m fer_core", description="Facial emotion recognition.")
     sub = parser.add_subparsers(dest="command", required=True)
+    _predict_parser(sub)
+    _evaluate_parser(sub)
     _train_parser(sub)
     args = parser.parse_args(argv)
-    return {"train": _run_train}[args.command](args)
+    try:
+        return COMMANDS[args.command](args)
+    except (ModelError, DatasetError, ImageError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

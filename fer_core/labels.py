@@ -8,3 +8,14 @@ VALENCE: dict[str, tuple[str, ...]] = {
     "neutral": ("neutral",),
     "negative": ("angry", "disgust", "fear", "sad"),
 }
+
+# One colour per emotion (hex), shared by boxes drawn on images and by the charts.
+EMOTION_COLORS: dict[str, str] = {
+    "angry": "#e6194b",
+    "disgust": "#3cb44b",
+    "fear": "#911eb4",
+    "happy": "#ffc107",
+    "neutral": "#9e9e9e",
+    "sad": "#4363d8",
+    "surprise": "#f58231",
+}

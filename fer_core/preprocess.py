@@ -12,9 +12,10 @@ import numpy as np
 
 FACE_SIZE = 48
 
-# FER2013 faces are framed a little wider than an OpenCV Haar box: measured on FER2013
-# test images, the Haar box covers about 80% of the crop's width (see tests/test_preprocess.py).
-DEFAULT_MARGIN = 0.1
+# FER2013 faces are framed like an OpenCV Haar box: run on (upscaled, padded) FER2013 test
+# images, the cascade's box is a median 98% of the crop's side and centred on it
+# (tests/test_preprocess.py measures it). So a photo's face is cropped at the box itself.
+DEFAULT_MARGIN = 0.0
 
 
 def to_face_input(face: np.ndarray) -> np.ndarray:

@@ -279,3 +279,14 @@ def model_summary(model) -> list[str]:
     lines: list[str] = []
     model.summary(print_fn=lambda line, **_: lines.append(line), line_length=90)
     return lines
+
+
+def make_strategy(name: str = "default"):
+    """The tf.distribute strategy named on the command line."""
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()

@@ -1,0 +1,32 @@
+"""Plotly figures shared by the pages."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from fer_core.labels import EMOTION_COLORS, EMOTIONS
+
+
+def probability_bars(probs: np.ndarray, title: str | None = None) -> go.Figure:
+    """Horizontal bars of the seven emotion probabilities, in the project's class order."""
+    values = [float(p) for p in probs]
+    figure = go.Figure(
+        go.Bar(
+            x=values,
+            y=list(EMOTIONS),
+            orientation="h",
+            marker_color=[EMOTION_COLORS[name] for name in EMOTIONS],
+            text=[f"{v:.0%}" for v in values],
+            textposition="outside",
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=title,
+        xaxis=dict(range=[0, 1.15], tickformat=".0%", title="probability"),
+        yaxis=dict(autorange="reversed"),
+        height=260,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+    )
+    return figure

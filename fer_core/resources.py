@@ -1,0 +1,37 @@
+"""Process-wide objects for the Streamlit pages: one model per process, shared by every session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from fer_core.classifier import DEFAULT_MODEL
+from fer_core.pipeline import EmotionPipeline
+
+
+def model_path() -> Path:
+    """The model the app serves: $FER_MODEL if set, else the shipped one."""
+    return Path(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
+
+
+@st.cache_resource(show_spinner="Loading the emotion model ...")
+def load_pipeline(path: str) -> EmotionPipeline:
+    """Raises ModelError (not cached) when the file is missing or damaged."""
+    return EmotionPipeline.load(path)
+
+
+def pipeline_or_stop() -> EmotionPipeline:
+    """The shared pipeline, or a clear error on the page and a stop of the script."""
+    from fer_core.classifier import ModelError
+
+    try:
+        return load_pipeline(str(model_path()))
+    except ModelError as error:
+        st.error(
+            f"The emotion model could not be loaded: {error}\n\n"
+            "Fix: restore it with `git checkout -- models/`, train one with `python -m fer_core train`, "
+            "or point the `FER_MODEL` environment variable at a `.keras` file."
+        )
+        st.stop()

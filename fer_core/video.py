@@ -1,0 +1,343 @@
+"""Live video: the per-frame work of the webcam page, kept free of Streamlit so it can be tested on its own.
+
+A `FrameProcessor` gets one frame at a time from the WebRTC callback thread and returns it annotated.
+Between frames it does what a photo does not need:
+
+- it skips the model when it is behind: if the last analysis took longer than the time since that
+  frame, the new frame is drawn with the previous faces instead of being analysed;
+- a `FaceTracker` matches faces across frames by box overlap, gives each a stable id, smooths its
+  probabilities over time and keeps it through short detector misses;
+- it measures processing time and frame rate, and publishes the tracks, the stats and a timeline
+  of the main face's probabilities under a lock, for the page thread to read with `snapshot()`.
+
+Detection and classification are the shared pipeline's (`EmotionPipeline.detector.detect` and
+`EmotionPipeline.classify_boxes`), so a live face is prepared for the model exactly as a photo's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+
+from fer_core.detection import Box, DetectorSettings
+from fer_core.labels import EMOTIONS
+from fer_core.pipeline import Face
+from fer_core.rendering import caption, draw_faces
+
+logger = logging.getLogger(__name__)
+
+ICE_SERVERS_ENV = "FER_ICE_SERVERS"
+
+
+class Detector(Protocol):
+    def detect(self, bgr: np.ndarray, settings: DetectorSettings | None = None) -> list[Box]: ...
+
+
+class Pipeline(Protocol):
+    """What the processor needs of an `EmotionPipeline`."""
+
+    detector: Detector
+
+    def classify_boxes(self, bgr: np.ndarray, boxes: list[Box]) -> list[Face]: ...
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """What the user can change while the camera runs."""
+
+    min_neighbors: int = DetectorSettings.min_neighbors  # detector strictness
+    min_face_fraction: float = DetectorSettings.min_face_fraction  # smallest face, share of the shorter side
+    smoothing: float = 0.6  # weight of the past in each face's probabilities: 0 = none, 0.9 = strong
+    show_probs: bool = False  # draw the seven probability bars beside each face
+    grace_seconds: float = 0.5  # how long a face the detector lost is kept (and drawn) before it is dropped
+    iou_threshold: float = 0.3  # least box overlap for a detection to continue a track
+    detect_max_side: int = 480  # detection runs on a copy this size; webcam faces are large
+
+    def detector_settings(self) -> DetectorSettings:
+        return DetectorSettings(
+            min_neighbors=self.min_neighbors, min_face_fraction=self.min_face_fraction, max_side=self.detect_max_side
+        )
+
+
+@dataclass
+class Track:
+    """One face followed across frames."""
+
+    id: int
+    box: Box
+    probs: np.ndarray = field(repr=False)  # smoothed, (7,) in EMOTIONS order
+    first_seen: float
+    last_seen: float
+    hits: int = 1  # analyses in which the face was detected
+    missed: int = 0  # analyses since it was last detected
+
+    @property
+    def face(self) -> Face:
+        return Face(self.box, self.probs)
+
+    @property
+    def label(self) -> str:
+        return self.face.label
+
+    @property
+    def confidence(self) -> float:
+        return self.face.confidence
+
+    @property
+    def area(self) -> int:
+        return self.box[2] * self.box[3]
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    overlap_w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    overlap_h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = overlap_w * overlap_h
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+class FaceTracker:
+    """Stable ids, smoothed probabilities and a grace period for the faces of a stream.
+
+    Not thread-safe: one processing thread calls `update`.
+    """
+
+    def __init__(self, smoothing: float = 0.6, grace_seconds: float = 0.5, iou_threshold: float = 0.3):
+        self.smoothing = smoothing
+        self.grace_seconds = grace_seconds
+        self.iou_threshold = iou_threshold
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def update(self, faces: list[Face], timestamp: float) -> list[Track]:
+        """Match this analysis' faces to the tracks; return the visible tracks."""
+        pairs = sorted(
+            ((iou(track.box, face.box), t, f) for t, track in enumerate(self.tracks) for f, face in enumerate(faces)),
+            reverse=True,
+        )
+        matched_tracks: set[int] = set()
+        matched_faces: set[int] = set()
+        for overlap, t, f in pairs:  # greedy: the best-overlapping pairs first
+            if overlap < self.iou_threshold:
+                break
+            if t in matched_tracks or f in matched_faces:
+                continue
+            matched_tracks.add(t)
+            matched_faces.add(f)
+            track = self.tracks[t]
+            track.box = faces[f].box
+            track.probs = self.smoothing * track.probs + (1 - self.smoothing) * np.asarray(faces[f].probs, np.float64)
+            track.last_seen = timestamp
+            track.hits += 1
+            track.missed = 0
+        for t, track in enumerate(self.tracks):
+            if t not in matched_tracks:
+                track.missed += 1
+        self.tracks = [track for track in self.tracks if timestamp - track.last_seen <= self.grace_seconds]
+        for f, face in enumerate(faces):
+            if f not in matched_faces:
+                probs = np.asarray(face.probs, np.float64).copy()
+                self.tracks.append(Track(self._next_id, face.box, probs, timestamp, timestamp))
+                self._next_id += 1
+        return self.visible()
+
+    def visible(self) -> list[Track]:
+        """Tracks to draw: those detected just now, and confirmed ones (seen twice or more) the detector
+        lost for less than the grace period. A one-off false detection is thus never left hanging."""
+        return [track for track in self.tracks if track.missed == 0 or track.hits >= 2]
+
+    def main(self) -> Track | None:
+        """The face the chart follows: the oldest of the visible faces at least half as large as the
+        largest, so the chart neither jumps to a newcomer nor sticks to a small background face."""
+        visible = self.visible()
+        if not visible:
+            return None
+        largest = max(track.area for track in visible)
+        return min((track for track in visible if 2 * track.area >= largest), key=lambda track: track.id)
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    frames: int = 0  # frames returned
+    analyzed: int = 0  # frames the model ran on
+    reused: int = 0  # frames drawn with the previous faces because the model was still busy
+    errors: int = 0  # frames passed through unchanged because processing failed
+    fps: float = 0.0  # frames returned per second, over the last two seconds
+    ms_per_frame: float = 0.0  # time `process` takes, averaged over all frames (moving average)
+    ms_per_analysis: float = 0.0  # time of detection + classification on analysed frames (moving average)
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """A copy of the processor's state for the page thread."""
+
+    tracks: list[Track]  # visible faces
+    main: Track | None
+    stats: LiveStats
+    times: np.ndarray  # (N,) timestamps of the last analyses, seconds
+    probs: np.ndarray  # (N, 7) main face's smoothed probabilities then; NaN when there was no face
+
+
+class FrameProcessor:
+    """Annotates the frames of one stream; `process` runs on the video thread, the rest anywhere."""
+
+    FPS_WINDOW_SECONDS = 2.0
+    AVERAGE_WEIGHT = 0.1  # weight of the newest frame in the moving averages of the timings
+
+    def __init__(self, pipeline: Pipeline, settings: LiveSettings = LiveSettings(), timeline_length: int = 300):
+        self.pipeline = pipeline
+        self.tracker = FaceTracker(settings.smoothing, settings.grace_seconds, settings.iou_threshold)
+        self._lock = threading.Lock()  # guards everything below that the page thread reads or writes
+        self._settings = settings
+        self._stats = LiveStats()
+        self._published: list[Track] = []
+        self._main: Track | None = None
+        self._timeline: deque[tuple[float, np.ndarray]] = deque(maxlen=timeline_length)
+        # used by the processing thread only
+        self._next_analysis = float("-inf")
+        self._last_timestamp = float("-inf")
+        self._recent: deque[float] = deque()
+        self._last_error_log = float("-inf")
+
+    def update_settings(self, settings: LiveSettings) -> None:
+        """Called from the page; takes effect from the next frame."""
+        with self._lock:
+            self._settings = settings
+
+    @property
+    def settings(self) -> LiveSettings:
+        with self._lock:
+            return self._settings
+
+    def process(self, bgr: np.ndarray, timestamp: float | None = None) -> np.ndarray:
+        """The frame annotated with every visible face; the frame itself, unchanged, if anything fails.
+
+        `timestamp` is when the frame was taken, in seconds (default: now). The model runs on this frame
+        only if the previous analysis took less time than has passed since that frame; otherwise the
+        previous faces are drawn on this frame, so a slow model lowers the analysis rate, never the
+        frame rate, and no work piles up.
+        """
+        now = time.monotonic() if timestamp is None else timestamp
+        started = time.perf_counter()
+        settings = self.settings
+        analysis_ms = None
+        try:
+            if now >= self._next_analysis or now < self._last_timestamp:  # a clock going back starts afresh
+                self._analyze(bgr, now, settings)
+                analysis_ms = 1000 * (time.perf_counter() - started)
+                self._next_analysis = now + analysis_ms / 1000
+            tracks = self.tracker.visible()
+            captions = [f"#{track.id} {caption(track.face)}" for track in tracks]
+            out = draw_faces(bgr, [track.face for track in tracks], captions, show_probs=settings.show_probs)
+            failed = False
+        except Exception:
+            self._log_error(now)
+            out, failed = bgr, True
+        self._record(now, 1000 * (time.perf_counter() - started), analysis_ms, failed)
+        return out
+
+    def _analyze(self, bgr: np.ndarray, now: float, settings: LiveSettings) -> None:
+        boxes = self.pipeline.detector.detect(bgr, settings.detector_settings())
+        faces = self.pipeline.classify_boxes(bgr, boxes) if boxes else []
+        self.tracker.smoothing = settings.smoothing
+        self.tracker.grace_seconds = settings.grace_seconds
+        self.tracker.iou_threshold = settings.iou_threshold
+        tracks = [replace(track, probs=track.probs.copy()) for track in self.tracker.update(faces, now)]
+        main = self.tracker.main()
+        main_copy = next((track for track in tracks if main is not None and track.id == main.id), None)
+        point = main_copy.probs if main_copy is not None else np.full(len(EMOTIONS), np.nan)
+        with self._lock:
+            self._published = tracks
+            self._main = main_copy
+            self._timeline.append((now, point))
+
+    def _record(self, now: float, frame_ms: float, analysis_ms: float | None, failed: bool) -> None:
+        if now < self._last_timestamp:
+            self._recent.clear()
+        self._last_timestamp = now
+        self._recent.append(now)
+        while now - self._recent[0] > self.FPS_WINDOW_SECONDS:
+            self._recent.popleft()
+        span = now - self._recent[0]
+        fps = (len(self._recent) - 1) / span if span > 0 else 0.0
+        with self._lock:
+            stats = self._stats
+            self._stats = LiveStats(
+                frames=stats.frames + 1,
+                analyzed=stats.analyzed + (analysis_ms is not None),
+                reused=stats.reused + (analysis_ms is None and not failed),
+                errors=stats.errors + failed,
+                fps=fps,
+                ms_per_frame=self._average(stats.ms_per_frame, frame_ms, stats.frames),
+                ms_per_analysis=stats.ms_per_analysis
+                if analysis_ms is None
+                else self._average(stats.ms_per_analysis, analysis_ms, stats.analyzed),
+            )
+
+    def _average(self, average: float, value: float, count: int) -> float:
+        return value if count == 0 else (1 - self.AVERAGE_WEIGHT) * average + self.AVERAGE_WEIGHT * value
+
+    def _log_error(self, now: float) -> None:
+        # A fault that repeats on every frame would flood the log: one traceback per 10 s.
+        if now - self._last_error_log >= 10 or now < self._last_error_log:
+            self._last_error_log = now
+            logger.exception("processing a video frame failed; the frame is passed through unchanged")
+
+    def snapshot(self) -> LiveSnapshot:
+        """The latest tracks, stats and timeline, copied; safe to call from any thread."""
+        with self._lock:
+            points = list(self._timeline)
+            tracks, main, stats = list(self._published), self._main, self._stats
+        times = np.array([t for t, _ in points], np.float64)
+        probs = np.array([p for _, p in points], np.float64).reshape(len(points), len(EMOTIONS))
+        return LiveSnapshot(tracks, main, stats, times, probs)
+
+
+def ice_servers(secrets: Mapping | None = None) -> list[dict]:
+    """STUN/TURN servers for WebRTC: $FER_ICE_SERVERS (a JSON list of RTCIceServer objects), else
+    `ice_servers` in `secrets` (pass `st.secrets`), else none.
+
+    None is right for localhost and a LAN: the browser and the server reach each other directly and
+    no outside server is contacted. A deployment behind NAT needs a TURN server, e.g.
+    `FER_ICE_SERVERS='[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]'`.
+    Raises ValueError, naming the source, when the configuration is malformed.
+    """
+    raw = os.environ.get(ICE_SERVERS_ENV, "").strip()
+    if raw:
+        try:
+            return _checked_servers(json.loads(raw), f"${ICE_SERVERS_ENV}")
+        except json.JSONDecodeError as error:
+            raise ValueError(f"${ICE_SERVERS_ENV} is not valid JSON: {error}") from error
+    if secrets is None:
+        return []
+    try:
+        configured = secrets.get("ice_servers")
+    except FileNotFoundError:  # st.secrets raises this (StreamlitSecretNotFoundError) when there is no secrets file
+        return []
+    return [] if configured is None else _checked_servers(configured, "ice_servers in the secrets file")
+
+
+def _checked_servers(servers, source: str) -> list[dict]:
+    if not isinstance(servers, list | tuple):
+        raise ValueError(f"{source} must be a list of ICE servers, got {type(servers).__name__}")
+    checked = []
+    for server in servers:
+        if not isinstance(server, Mapping) or "urls" not in server:
+            raise ValueError(f'{source}: each ICE server needs "urls", got {server!r}')
+        urls = server["urls"]
+        if not (isinstance(urls, str) or (isinstance(urls, list | tuple) and all(isinstance(u, str) for u in urls))):
+            raise ValueError(f'{source}: "urls" must be a string or a list of strings, got {urls!r}')
+        checked.append({key: list(value) if key == "urls" and not isinstance(value, str) else value for key, value in server.items()})
+    return checked

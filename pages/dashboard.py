@@ -1,0 +1,248 @@
+"""Training dashboard: everything stored about a trained model, to decide whether to trust it.
+
+Draws the files in `models/<run>/` as they are; nothing is recomputed at page load. Only
+the gallery of mistakes runs the model, on demand, when a data folder is given.
+"""
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from fer_core.artifacts import History, Mistake, average_scores, find_mistakes, list_runs, read_run
+from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, ModelError
+from fer_core.datasets import DatasetError, load_split
+from fer_core.evaluation import Evaluation
+from fer_core.labels import EMOTIONS
+from fer_core.valence import group_evaluation
+
+GALLERY_SIZE = 24
+TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
+
+
+@st.cache_resource
+def load_classifier(path: str, modified: float) -> Classifier:
+    # `modified` is in the cache key so that a retrained model replaces the cached one
+    return Classifier.load(path)
+
+
+@st.cache_data(show_spinner="Classifying the test set ...", max_entries=4)
+def mistakes_on_test_set(model_path: str, modified: float, data: str) -> list[Mistake]:
+    test_set = load_split(data, "test")  # first, as a wrong path is likelier than a broken model
+    return find_mistakes(load_classifier(model_path, modified), test_set)
+
+
+def curves_figure(title: str, metrics: dict[str, str], runs: dict[str, History], best_epoch: int | None) -> go.Figure:
+    """One line per (run, metric): metric colours, and a dashed line for the compared run."""
+    figure = go.Figure()
+    for dash, (run_name, history) in zip(("solid", "dash"), runs.items()):
+        for (metric, label), color in zip(metrics.items(), (TRAIN_COLOR, TEST_COLOR)):
+            if history.has(metric):
+                name = label if len(runs) == 1 else f"{run_name}: {label}"
+                values = getattr(history, metric)
+                figure.add_scatter(
+                    x=history.epochs, y=values, name=name, mode="lines+markers", line={"color": color, "dash": dash}
+                )
+    if best_epoch is not None:
+        figure.add_vline(x=best_epoch, line_dash="dot", line_color="gray", annotation_text=f"best epoch {best_epoch}")
+    figure.update_layout(
+        title=title, xaxis_title="epoch", height=340, margin={"t": 50, "b": 40}, legend={"orientation": "h", "y": -0.25}
+    )
+    return figure
+
+
+def confusion_figure(evaluation: Evaluation, rates: bool) -> go.Figure:
+    counts = evaluation.confusion_matrix
+    row_rates = [[count / max(sum(row), 1) for count in row] for row in counts]
+    text = [[f"{rate:.0%}" for rate in row] for row in row_rates] if rates else counts
+    figure = go.Figure(
+        go.Heatmap(
+            z=row_rates if rates else counts,
+            x=evaluation.labels,
+            y=evaluation.labels,
+            text=text,
+            texttemplate="%{text}",
+            customdata=row_rates,
+            hovertemplate="true %{y}, predicted %{x}: %{z}<br>%{customdata:.1%} of the true %{y} faces<extra></extra>",
+            colorscale="Blues",
+        )
+    )
+    title = "Confusion matrix (share of each true class)" if rates else "Confusion matrix (test faces)"
+    figure.update_layout(
+        title=title, xaxis_title="predicted", yaxis_title="true", height=520, yaxis_autorange="reversed"
+    )
+    return figure
+
+
+def scores_table(evaluation: Evaluation) -> pd.DataFrame:
+    scores = {**evaluation.per_class, **average_scores(evaluation)}
+    return pd.DataFrame(
+        [[s.precision, s.recall, s.f1, s.support] for s in scores.values()],
+        index=list(scores),
+        columns=["precision", "recall", "F1", "support"],
+    )
+
+
+def scores_figure(evaluation: Evaluation) -> go.Figure:
+    figure = go.Figure()
+    for metric in ("precision", "recall", "f1"):
+        values = [getattr(evaluation.per_class[label], metric) for label in evaluation.labels]
+        figure.add_bar(x=evaluation.labels, y=values, name=metric.replace("f1", "F1"))
+    figure.update_layout(title="Per-class scores", yaxis_range=[0, 1], height=360, barmode="group")
+    return figure
+
+
+def counts_figure(train: dict[str, int], test: dict[str, int]) -> go.Figure:
+    figure = go.Figure()
+    for name, counts, color in (("train", train, TRAIN_COLOR), ("test", test, TEST_COLOR)):
+        if counts:
+            labels = [label for label in EMOTIONS if label in counts]
+            total = max(sum(counts.values()), 1)
+            shares = [f"{counts[label] / total:.1%}" for label in labels]
+            figure.add_bar(x=labels, y=[counts[label] for label in labels], name=name, marker_color=color, text=shares)
+    figure.update_layout(title="Images per class", barmode="group", height=360)
+    return figure
+
+
+def duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return (
+        f"{seconds:.0f} s"
+        if seconds < 60
+        else f"{minutes // 60} h {minutes % 60} min"
+        if minutes >= 60
+        else f"{minutes} min"
+    )
+
+
+def date(text: str | None) -> str | None:
+    try:
+        return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M %Z").strip() if text else None
+    except ValueError:
+        return text
+
+
+st.title("Training dashboard")
+st.caption("What was stored about a trained model when it was trained: read it to decide whether to trust the model.")
+
+models_dir = Path(os.environ.get("FER_MODELS_DIR") or MODELS_DIR)
+runs = {path.name: path for path in list_runs(models_dir)}
+if not runs:
+    st.warning(
+        f"No trained model in `{models_dir}`. Train one with `python -m fer_core train --data <FER2013 folder>` "
+        "or restore `models/` from git."
+    )
+    st.stop()
+
+names = list(runs)
+default = names.index(DEFAULT_MODEL.parent.name) if DEFAULT_MODEL.parent.name in runs else 0
+name = st.selectbox("Model", names, index=default) if len(runs) > 1 else names[0]
+run = read_run(runs[name])
+for problem in run.problems:
+    (st.error if problem.damaged else st.warning)(problem.message)
+
+evaluation, card, history = run.evaluation, run.card, run.history
+st.subheader(f"Model `{run.name}`")
+if evaluation:
+    columns = st.columns(4)
+    columns[0].metric("Test accuracy", f"{evaluation.accuracy:.1%}")
+    columns[1].metric("Macro F1", f"{evaluation.macro_f1:.3f}")
+    columns[2].metric("Weighted F1", f"{evaluation.weighted_f1:.3f}")
+    columns[3].metric("Test faces", f"{evaluation.n:,}")
+
+st.header("Training curves")
+if history:
+    compared = {name: history}
+    others = [other for other in names if other != name]
+    if others:
+        other = st.selectbox("Compare with", ["(none)", *others])
+        if other != "(none)":
+            other_run = read_run(runs[other])
+            if other_run.history:
+                compared[other] = other_run.history
+            else:
+                st.warning(f"`{other}` has no readable history.json to compare with.")
+    left, right = st.columns(2)
+    accuracy = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy"}
+    loss = {"loss": "train loss", "val_loss": "validation loss"}
+    left.plotly_chart(curves_figure("Accuracy", accuracy, compared, run.best_epoch))
+    right.plotly_chart(curves_figure("Loss", loss, compared, run.best_epoch))
+    if history.learning_rate_changed():
+        st.plotly_chart(curves_figure("Learning rate", {"learning_rate": "learning rate"}, compared, run.best_epoch))
+
+st.header("Test results")
+if evaluation:
+    if evaluation.data:
+        st.caption(f"Evaluated on {evaluation.n:,} faces of {evaluation.data}.")
+    left, right = st.columns(2)
+    grouped = left.toggle("Group by valence (positive: happy, surprise; neutral; negative: angry, disgust, fear, sad)")
+    rates = right.toggle("Row-normalised rates")
+    shown = group_evaluation(evaluation) if grouped else evaluation
+    if grouped:
+        st.caption(
+            f"Valence accuracy {shown.accuracy:.1%}, macro F1 {shown.macro_f1:.3f}, weighted F1 {shown.weighted_f1:.3f}."
+        )
+    st.plotly_chart(confusion_figure(shown, rates))
+    left, right = st.columns([2, 3])
+    formats = {column: st.column_config.NumberColumn(format="%.3f") for column in ("precision", "recall", "F1")}
+    left.dataframe(scores_table(shown), column_config=formats)
+    right.plotly_chart(scores_figure(shown))
+
+st.header("Data")
+if card and (card.data.train_counts or card.data.test_counts):
+    train_total, test_total = sum(card.data.train_counts.values()), sum(card.data.test_counts.values())
+    st.caption(f"Trained on {train_total:,} images and tested on {test_total:,} from `{card.data.path}`.")
+    st.plotly_chart(counts_figure(card.data.train_counts, card.data.test_counts))
+elif card:
+    st.info("The model card does not record the class counts of the data.")
+
+st.header("Model card")
+if card:
+    facts = {
+        "Architecture": card.architecture,
+        "Parameters": f"{card.parameters:,}" if card.parameters is not None else None,
+        "File size": f"{card.file_size_bytes / 1e6:.1f} MB" if card.file_size_bytes is not None else None,
+        "Input": card.input,
+        "Epochs": f"{card.epochs_run} (best: {run.best_epoch})" if card.epochs_run is not None else None,
+        "Training time": duration(card.training_seconds) if card.training_seconds is not None else None,
+        "Hardware": card.hardware,
+        "Data": card.data.path,
+        "Trained": date(card.finished or card.trained),
+        "Test accuracy": f"{card.test_accuracy:.2%}" if card.test_accuracy is not None else None,
+        "Test macro F1": f"{card.test_macro_f1:.3f}" if card.test_macro_f1 is not None else None,
+        "Time per face": f"{card.ms_per_face:.1f} ms" if card.ms_per_face is not None else None,
+    }
+    st.table(pd.DataFrame({"value": [value or "not recorded" for value in facts.values()]}, index=list(facts)))
+    if card.summary:
+        with st.expander("Architecture summary"):
+            st.code(card.summary, language=None)
+    if card.config:
+        with st.expander("Training settings"):
+            st.json(card.config)
+
+st.header("Mistakes on the test set")
+data = st.text_input("FER2013 folder (train/, test/) or fer2013.csv", value=os.environ.get("FER_DATA", ""))
+if not data:
+    st.caption("The data set is not shipped with the app: give its path above to see test faces the model gets wrong.")
+elif not run.model_file.is_file():
+    st.caption(f"Needs `{run.model_file}`.")
+else:
+    key = f"mistakes of {run.model_file} on {data}"
+    if st.button("Find mistakes"):
+        st.session_state[key] = True
+    if st.session_state.get(key):
+        try:
+            mistakes = mistakes_on_test_set(str(run.model_file), run.model_file.stat().st_mtime, data)
+        except (ModelError, DatasetError) as error:
+            st.error(str(error))
+            mistakes = None
+        if mistakes is not None:
+            st.caption(f"{len(mistakes):,} test faces classified wrongly; the most confident mistakes first.")
+            true_class = st.selectbox("True class", ["any", *EMOTIONS])
+            chosen = [m for m in mistakes if true_class in ("any", m.true_label)][:GALLERY_SIZE]
+            captions = [f"{m.true_label} → {m.predicted_label} ({m.confidence:.0%})" for m in chosen]
+            if chosen:
+                st.image([m.image for m in chosen], caption=captions, width=96)

@@ -1,0 +1,28 @@
+"""Home: what the app does and how good the shipped model is."""
+
+import streamlit as st
+
+from fer_core.resources import model_path
+from fer_core.evaluation import read_evaluation
+
+st.title("Facial emotion recognition")
+st.write(
+    "Finds every face in a photo or a live webcam stream and reads its expression as one of seven "
+    "emotions: angry, disgust, fear, happy, neutral, sad, surprise. Faces are found with OpenCV's "
+    "Haar cascade and classified by a convolutional network trained by this project on FER2013."
+)
+
+evaluation_file = model_path().parent / "evaluation.json"
+try:
+    evaluation = read_evaluation(evaluation_file)
+except (OSError, ValueError, KeyError, TypeError):
+    st.warning(f"No readable evaluation of the model at `{evaluation_file}`.")
+else:
+    left, right, third = st.columns(3)
+    left.metric("Test accuracy (FER2013)", f"{evaluation.accuracy:.1%}")
+    right.metric("Macro-F1", f"{evaluation.macro_f1:.3f}")
+    third.metric("Test images", f"{evaluation.n:,}")
+    st.caption("Human agreement on FER2013 is about 65%: the faces are small, grayscale and often ambiguous.")
+
+st.subheader("Pages")
+st.page_link("pages/photo.py", label="Photo: upload a picture and see every face's emotion", icon="📷")

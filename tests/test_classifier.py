@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from fer_core.classifier import DEFAULT_MODEL, Classifier, ModelError
+
+# The shipped model must keep at least this accuracy on FER2013's public test split.
+ACCURACY_FLOOR = 0.66
+
+
+def test_batch_and_single_calls_agree(pipeline):
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (5, 48, 48, 1), np.uint8)
+    batch = pipeline.classifier.predict_batch(faces)
+    singles = np.concatenate([pipeline.classifier.predict_batch(f[None]) for f in faces])
+    assert batch.shape == (5, 7)
+    assert np.allclose(batch, singles, atol=1e-5)
+    assert pipeline.classifier.predict_batch(faces[:0]).shape == (0, 7)
+
+
+def test_missing_and_damaged_model_files_raise_model_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        Classifier.load(tmp_path / "none.keras")
+    damaged = tmp_path / "damaged.keras"
+    damaged.write_bytes(DEFAULT_MODEL.read_bytes()[:5000])
+    with pytest.raises(ModelError, match="cannot be loaded"):
+        Classifier.load(damaged)
+
+
+def test_shipped_model_meets_the_accuracy_floor(pipeline, fer2013):
+    from fer_core.scoring import evaluate_folder
+
+    evaluation = evaluate_folder(pipeline, fer2013 / "test", crops=True)
+    assert evaluation.n == 3589
+    assert evaluation.accuracy >= ACCURACY_FLOOR
+    assert min(s.recall for s in evaluation.per_class.values()) > 0.2  # no class collapses

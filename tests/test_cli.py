@@ -1,0 +1,70 @@
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.cli import main
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def photo(tmp_path, astronaut_bgr):
+    path = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(path), astronaut_bgr)
+    return path
+
+
+def test_predict_json_shape(photo, capsys):
+    assert main(["predict", str(photo), "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert len(results) == 1 and results[0]["image"] == str(photo)
+    face = results[0]["faces"][0]
+    assert set(face) == {"box", "label", "confidence", "probabilities"}
+    assert set(face["box"]) == {"x", "y", "width", "height"}
+    assert face["label"] == "happy"
+    assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_predict_text_output(photo, capsys):
+    assert main(["predict", str(photo)]) == 0
+    assert "1 face(s)" in capsys.readouterr().out
+
+
+def test_evaluate_json_with_detection(tmp_path, astronaut_bgr, capsys):
+    (tmp_path / "data" / "happy").mkdir(parents=True)
+    (tmp_path / "data" / "neutral").mkdir()
+    cv2.imwrite(str(tmp_path / "data" / "happy" / "a.png"), astronaut_bgr)
+    cv2.imwrite(str(tmp_path / "data" / "neutral" / "blank.png"), np.full((200, 200, 3), 90, np.uint8))
+    assert main(["evaluate", "--data", str(tmp_path / "data"), "--json", "--write", str(tmp_path / "e.json")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"n", "accuracy", "macro_f1", "per_class", "confusion_matrix", "labels", "detection_rate"} <= set(result)
+    assert result["n"] == 2 and result["detection_rate"] == 0.5
+    assert result["accuracy"] == 0.5  # the astronaut is right; the blank has no face and counts as wrong
+    assert json.loads((tmp_path / "e.json").read_text()) == result
+
+
+def test_evaluate_crops_has_no_detection_rate(tmp_path, astronaut_bgr, capsys):
+    (tmp_path / "happy").mkdir()
+    cv2.imwrite(str(tmp_path / "happy" / "face.png"), cv2.cvtColor(astronaut_bgr[60:170, 170:280], cv2.COLOR_BGR2GRAY))
+    assert main(["evaluate", "--data", str(tmp_path), "--crops", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "detection_rate" not in result and result["n"] == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["predict", "missing.jpg"], "no such file"),
+        (["predict", "README.md"], "not an image"),
+        (["evaluate", "--data", "missing-dir"], "not a folder"),
+        (["predict", "README.md", "--model", "missing.keras"], "model file missing.keras not found"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr(args, message):
+    run = subprocess.run([sys.executable, "-m", "fer_core", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().count("\n") == 0 and message in run.stderr

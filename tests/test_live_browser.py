@@ -1,0 +1,144 @@
+"""The Live page end to end: headless Chromium with a fake camera showing the astronaut, WebRTC to the app.
+
+Needs Debian's /usr/bin/chromium and the playwright package (no `playwright install`); skipped otherwise.
+Set FER_SCREENSHOT_DIR to keep a screenshot of the page while it streams.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.classifier import DEFAULT_MODEL
+from fer_core.labels import EMOTIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+WIDTH, HEIGHT, FPS = 640, 480, 15
+FRAMES_WANTED = 15  # analysed frames counted on the page before the checks
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (Debian package chromium)")
+
+
+def write_camera(path: Path, astronaut_bgr: np.ndarray, seconds: float = 4) -> None:
+    """A .y4m clip: the astronaut's head sliding right and back on a plain background (loops seamlessly)."""
+    head = astronaut_bgr[0:300, 100:350]
+    count = int(seconds * FPS)
+    with path.open("wb") as file:
+        file.write(f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{FPS}:1 Ip A1:1 C420jpeg\n".encode())
+        for i in range(count):
+            x = int(40 + 300 * (1 - abs(1 - 2 * i / count)))
+            frame = np.full((HEIGHT, WIDTH, 3), 90, np.uint8)
+            frame[90:390, x : x + 250] = head
+            file.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(port: int, server: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"streamlit did not become healthy in {timeout} s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def live_url(tmp_path):
+    """The app served on a free port; the URL of its Live page."""
+    model = Path(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
+    if not model.is_file():
+        pytest.skip(f"no model at {model}")
+    in_app = "pages/live.py" in (ROOT / "app.py").read_text()
+    script = "app.py" if in_app else "pages/live.py"
+    port = free_port()
+    log = tmp_path / "streamlit.log"
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true", "--server.port", str(port)]
+    with log.open("w") as output:
+        server = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_healthy(port, server, log)
+        yield f"http://localhost:{port}/live" if in_app else f"http://localhost:{port}/", log
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def metric(page, label: str) -> str:
+    card = page.get_by_test_id("stMetric").filter(has_text=label)
+    return card.get_by_test_id("stMetricValue").inner_text(timeout=5_000).strip()
+
+
+def test_live_page_annotates_the_fake_camera(tmp_path, astronaut_bgr, live_url):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    url, log = live_url
+    camera = tmp_path / "camera.y4m"
+    write_camera(camera, astronaut_bgr)
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1100})
+            page.goto(url)
+            webrtc = page.frame_locator('iframe[title*="webrtc_streamer"]')
+            webrtc.get_by_role("button", name=re.compile("^start$", re.I)).click(timeout=90_000)
+
+            deadline = time.monotonic() + 90
+            analysed = 0
+            while analysed < FRAMES_WANTED:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"only {analysed} frames analysed after 90 s; server log:\n{log.read_text()}")
+                page.wait_for_timeout(500)
+                analysed = int(metric(page, "Frames analysed") or 0)
+
+            main_face = metric(page, "Main face")
+            video = webrtc.locator("video").first
+            video_width = video.evaluate("v => v.videoWidth")
+            if os.environ.get("FER_SCREENSHOT_DIR"):
+                page.wait_for_timeout(1_000)  # let the chart catch up
+                directory = Path(os.environ["FER_SCREENSHOT_DIR"])
+                directory.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(directory / "live_page.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert video_width > 0, "the annotated video comes back"
+    label = main_face.split()[0]
+    assert label in EMOTIONS, f"a face is found and labelled, got {main_face!r}"
+    if not os.environ.get("FER_MODEL"):  # a stand-in model (smoke runs) gives near-random labels
+        assert label == "happy", f"the smiling astronaut reads as happy, got {main_face!r}"
+    assert "Traceback" not in log.read_text()

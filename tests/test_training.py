@@ -1,0 +1,53 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.labels import EMOTIONS
+from fer_core.training import TrainConfig, class_weights, train
+
+
+@pytest.fixture
+def tiny_fer(tmp_path):
+    """A FER2013-shaped folder tree with 4 random faces per class in train/ and 2 in test/."""
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 4), ("test", 2)):
+        for name in EMOTIONS:
+            folder = tmp_path / "fer" / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                cv2.imwrite(str(folder / f"{i}.png"), rng.integers(0, 256, (48, 48), np.uint8))
+    return tmp_path / "fer"
+
+
+def test_class_weights_favour_rare_classes_and_average_one():
+    labels = np.array([0] * 90 + [1] * 10 + [3] * 100)
+    weights = class_weights(labels, power=0.5)
+    assert weights[1] > weights[0] > weights[3]
+    assert weights[labels].mean() == pytest.approx(1.0)
+    assert np.allclose(class_weights(labels, power=0.0)[[0, 1, 3]], 1.0)
+
+
+def test_few_step_training_writes_artifacts_and_resumes(tiny_fer, tmp_path):
+    config = TrainConfig(
+        data=str(tiny_fer), out=str(tmp_path / "model"), work_dir=str(tmp_path / "work"),
+        epochs=2, batch_size=8, steps_per_epoch=2, patience=5,
+    )
+    out = train(config, log=lambda *_: None)
+    for name in ("model.keras", "history.json", "evaluation.json", "model_card.json"):
+        assert (out / name).is_file(), name
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"} <= set(history[0])
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert evaluation["n"] == 14 and len(evaluation["confusion_matrix"]) == 7
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["parameters"] > 100_000 and card["epochs_run"] == 2
+
+    # Asked for more epochs, the same work dir resumes at epoch 3 instead of starting over.
+    messages = []
+    train(TrainConfig(**{**config.__dict__, "epochs": 3}), log=messages.append)
+    assert any("resuming from epoch 2" in m for m in messages)
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3]
