@@ -9,7 +9,9 @@ from fer_core.labels import EMOTIONS
 from fer_core.preprocess import FACE_SIZE
 
 
-def build_vgg(widths: tuple[int, ...] = (32, 64, 128, 256), convs_per_block: int = 2, dropout: float = 0.4) -> keras.Model:
+def build_vgg(
+    widths: tuple[int, ...] = (32, 64, 128, 256), convs_per_block: int = 2, dropout: float = 0.4
+) -> keras.Model:
     """Blocks of (3x3 conv, BN, ReLU) x n followed by 2x2 max-pooling, then a small head.
 
     Takes raw uint8 pixels (N, 48, 48, 1); rescaling lives inside the model so every caller

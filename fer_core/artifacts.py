@@ -63,7 +63,7 @@ class History:
     def best_epoch(self) -> int | None:
         """The epoch with the highest validation accuracy (training's rule for the weights it keeps)."""
         scores = self.val_accuracy if self.has("val_accuracy") else self.accuracy
-        recorded = [(epoch, score) for epoch, score in zip(self.epochs, scores) if score is not None]
+        recorded = [(epoch, score) for epoch, score in zip(self.epochs, scores, strict=True) if score is not None]
         # max() returns the first of equal scores, as training keeps the first
         return max(recorded, key=lambda pair: pair[1])[0] if recorded else None
 
@@ -175,7 +175,8 @@ def read_run(path: str | Path) -> ModelRun:
         try:
             return parse(json.loads(file.read_text()))
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
-            message = f"{name} in {path} is damaged ({type(error).__name__}: {error}), so {needed_for} cannot be shown: {what_to_do}."
+            reason = f"{type(error).__name__}: {error}"
+            message = f"{name} in {path} is damaged ({reason}), so {needed_for} cannot be shown: {what_to_do}."
             problems.append(Problem(name, message, True))
             return None
 

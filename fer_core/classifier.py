@@ -38,6 +38,7 @@ def import_tensorflow():
             import tensorflow  # noqa: F401
     return sys.modules["tensorflow"]
 
+
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "fer_vgg" / "model.keras"
 
@@ -75,7 +76,9 @@ class Classifier:
     def load(cls, path: str | Path = DEFAULT_MODEL, flip_tta: bool = False) -> Classifier:
         path = Path(path)
         if not path.is_file():
-            raise ModelError(f"model file {path} not found; train one with `python -m fer_core train` or restore models/ from git")
+            raise ModelError(
+                f"model file {path} not found; train one with `python -m fer_core train` or restore models/ from git"
+            )
         import_tensorflow()
         import keras
 
@@ -85,7 +88,9 @@ class Classifier:
             raise ModelError(f"model file {path} cannot be loaded ({type(error).__name__}: {error})") from error
         expected = (None, FACE_SIZE, FACE_SIZE, 1)
         if tuple(model.input_shape) != expected or model.output_shape[-1] != len(EMOTIONS):
-            raise ModelError(f"model {path} takes {model.input_shape} -> {model.output_shape}, expected {expected} -> 7 classes")
+            raise ModelError(
+                f"model {path} takes {model.input_shape} -> {model.output_shape}, expected {expected} -> 7 classes"
+            )
         return cls(model, flip_tta=flip_tta)
 
     def predict_batch(self, faces: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -73,7 +73,14 @@ def _run_predict(args) -> int:
             failed += 1
             continue
         faces = pipeline.analyze(image)
-        results.append({"image": str(path), "width": image.shape[1], "height": image.shape[0], "faces": [f.to_dict() for f in faces]})
+        results.append(
+            {
+                "image": str(path),
+                "width": image.shape[1],
+                "height": image.shape[0],
+                "faces": [f.to_dict() for f in faces],
+            }
+        )
         if not args.json:
             print(f"{path}: {len(faces)} face(s)")
             for number, face in enumerate(faces, start=1):

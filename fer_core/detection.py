@@ -47,14 +47,19 @@ class FaceDetector:
         height, width = gray.shape
         scale = min(1.0, settings.max_side / max(height, width))
         if scale < 1.0:
-            gray = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+            gray = cv2.resize(
+                gray, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+            )
         gray = cv2.equalizeHist(gray)
         min_side = max(24, int(settings.min_face_fraction * min(gray.shape)))
         if min(gray.shape) < min_side:
             return []
         with self._lock:
             found = self._cascade.detectMultiScale(
-                gray, scaleFactor=settings.scale_factor, minNeighbors=settings.min_neighbors, minSize=(min_side, min_side)
+                gray,
+                scaleFactor=settings.scale_factor,
+                minNeighbors=settings.min_neighbors,
+                minSize=(min_side, min_side),
             )
         boxes = [tuple(int(round(v / scale)) for v in box) for box in found]
         return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)

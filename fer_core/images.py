@@ -27,7 +27,9 @@ def decode_image(data: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
         image = Image.open(io.BytesIO(data))
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise ImageError(f"the image is {width}x{height} pixels; at most {MAX_PIXELS // 1_000_000} megapixels are accepted")
+            raise ImageError(
+                f"the image is {width}x{height} pixels; at most {MAX_PIXELS // 1_000_000} megapixels are accepted"
+            )
         if image.format == "JPEG" and max(width, height) > 2 * max_side:
             image.draft("RGB", (width // 2, height // 2))  # decode a JPEG at reduced size: much faster
         image = ImageOps.exif_transpose(image)

@@ -48,7 +48,10 @@ class EmotionPipeline:
 
     @classmethod
     def load(
-        cls, model_path: str | Path = DEFAULT_MODEL, settings: DetectorSettings = DetectorSettings(), flip_tta: bool = False
+        cls,
+        model_path: str | Path = DEFAULT_MODEL,
+        settings: DetectorSettings = DetectorSettings(),
+        flip_tta: bool = False,
     ) -> EmotionPipeline:
         return cls(FaceDetector(settings), Classifier.load(model_path, flip_tta=flip_tta))
 

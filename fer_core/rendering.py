@@ -21,7 +21,9 @@ def caption(face: Face) -> str:
     return f"{face.label} {face.confidence:.0%}"
 
 
-def draw_faces(image: np.ndarray, faces: list[Face], captions: list[str] | None = None, show_probs: bool = False) -> np.ndarray:
+def draw_faces(
+    image: np.ndarray, faces: list[Face], captions: list[str] | None = None, show_probs: bool = False
+) -> np.ndarray:
     """A copy of the BGR `image` with each face boxed and captioned in its emotion's colour."""
     out = image.copy()
     captions = captions or [caption(face) for face in faces]
@@ -56,4 +58,13 @@ def _probability_bars(image: np.ndarray, face: Face, corner: tuple[int, int], sc
     for i, (name, p) in enumerate(zip(EMOTIONS, face.probs)):
         top = y + i * row
         cv2.rectangle(image, (x, top), (x + int(width * float(p)), top + row - 3), COLORS_BGR[name], cv2.FILLED)
-        cv2.putText(image, name[:3], (x + width + 3, top + row - 4), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            image,
+            name[:3],
+            (x + width + 3, top + row - 4),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale * 0.45,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )

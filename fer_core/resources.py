@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -19,7 +20,9 @@ def model_path() -> Path:
 @st.cache_resource(show_spinner="Loading the emotion model ...")
 def load_pipeline(path: str) -> EmotionPipeline:
     """Raises ModelError (not cached) when the file is missing or damaged."""
-    return EmotionPipeline.load(path)
+    pipeline = EmotionPipeline.load(path)
+    logging.getLogger("fer_core").info("loaded model %s (once per process)", path)
+    return pipeline
 
 
 def pipeline_or_stop() -> EmotionPipeline:

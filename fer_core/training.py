@@ -87,7 +87,9 @@ def _tf_datasets(config: TrainConfig, train: FaceDataset, val: FaceDataset):
         tf.data.Dataset.from_tensor_slices((train.images[..., None], one_hot[train.labels], weights))
         .shuffle(len(train), seed=config.seed, reshuffle_each_iteration=True)
         .batch(config.batch_size)
-        .map(lambda x, y, w: (augment(tf.cast(x, tf.float32), training=True), y, w), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(
+            lambda x, y, w: (augment(tf.cast(x, tf.float32), training=True), y, w), num_parallel_calls=tf.data.AUTOTUNE
+        )
         .prefetch(tf.data.AUTOTUNE)
     )
     val_ds = tf.data.Dataset.from_tensor_slices((val.images[..., None], one_hot[val.labels])).batch(256)
@@ -209,7 +211,9 @@ def train(config: TrainConfig, strategy=None, log=print) -> Path:
     return write_artifacts(config, files, train_set, val_set, log)
 
 
-def write_artifacts(config: TrainConfig, files: _RunFiles, train_set: FaceDataset, val_set: FaceDataset, log=print) -> Path:
+def write_artifacts(
+    config: TrainConfig, files: _RunFiles, train_set: FaceDataset, val_set: FaceDataset, log=print
+) -> Path:
     """Best weights -> a compact model.keras plus history, evaluation and model card."""
     from fer_core.architecture import ARCHITECTURES
     from fer_core.classifier import Classifier

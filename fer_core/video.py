@@ -59,7 +59,7 @@ class LiveSettings:
     smoothing: float = 0.6  # weight of the past in each face's probabilities: 0 = none, 0.9 = strong
     show_probs: bool = False  # draw the seven probability bars beside each face
     grace_seconds: float = 0.5  # how long a face the detector lost is kept (and drawn) before it is dropped
-    iou_threshold: float = 0.3  # least box overlap for a detection to continue a track
+    iou_threshold: float = 0.2  # least box overlap for a detection to continue a track
     detect_max_side: int = 480  # detection runs on a copy this size; webcam faces are large
 
     def detector_settings(self) -> DetectorSettings:
@@ -111,10 +111,12 @@ def iou(a: Box, b: Box) -> float:
 class FaceTracker:
     """Stable ids, smoothed probabilities and a grace period for the faces of a stream.
 
-    Not thread-safe: one processing thread calls `update`.
+    A face the detector loses is dropped once it has been missed for longer than `grace_seconds`
+    and in at least two analyses in a row, so that at a slow analysis rate a single miss does not
+    turn it into a new face. Not thread-safe: one processing thread calls `update`.
     """
 
-    def __init__(self, smoothing: float = 0.6, grace_seconds: float = 0.5, iou_threshold: float = 0.3):
+    def __init__(self, smoothing: float = 0.6, grace_seconds: float = 0.5, iou_threshold: float = 0.2):
         self.smoothing = smoothing
         self.grace_seconds = grace_seconds
         self.iou_threshold = iou_threshold
@@ -145,7 +147,7 @@ class FaceTracker:
         for t, track in enumerate(self.tracks):
             if t not in matched_tracks:
                 track.missed += 1
-        self.tracks = [track for track in self.tracks if timestamp - track.last_seen <= self.grace_seconds]
+        self.tracks = [t for t in self.tracks if t.missed < 2 or timestamp - t.last_seen <= self.grace_seconds]
         for f, face in enumerate(faces):
             if f not in matched_faces:
                 probs = np.asarray(face.probs, np.float64).copy()
@@ -339,5 +341,10 @@ def _checked_servers(servers, source: str) -> list[dict]:
         urls = server["urls"]
         if not (isinstance(urls, str) or (isinstance(urls, list | tuple) and all(isinstance(u, str) for u in urls))):
             raise ValueError(f'{source}: "urls" must be a string or a list of strings, got {urls!r}')
-        checked.append({key: list(value) if key == "urls" and not isinstance(value, str) else value for key, value in server.items()})
+        checked.append(
+            {
+                key: list(value) if key == "urls" and not isinstance(value, str) else value
+                for key, value in server.items()
+            }
+        )
     return checked

@@ -38,14 +38,20 @@ def mistakes_on_test_set(model_path: str, modified: float, data: str) -> list[Mi
 def curves_figure(title: str, metrics: dict[str, str], runs: dict[str, History], best_epoch: int | None) -> go.Figure:
     """One line per (run, metric): metric colours, and a dashed line for the compared run."""
     figure = go.Figure()
-    for dash, (run_name, history) in zip(("solid", "dash"), runs.items()):
-        for (metric, label), color in zip(metrics.items(), (TRAIN_COLOR, TEST_COLOR)):
+    for i, (run_name, history) in enumerate(runs.items()):
+        for j, (metric, label) in enumerate(metrics.items()):
             if history.has(metric):
                 name = label if len(runs) == 1 else f"{run_name}: {label}"
                 values = getattr(history, metric)
                 figure.add_scatter(
-                    x=history.epochs, y=values, name=name, mode="lines+markers", line={"color": color, "dash": dash}
+                    x=history.epochs,
+                    y=values,
+                    name=name,
+                    mode="lines+markers",
+                    line={"color": (TRAIN_COLOR, TEST_COLOR)[j], "dash": "dash" if i else "solid"},
                 )
+    # whole epochs only: plotly would put ticks at 1.5, 2.5 on a short run
+    figure.update_xaxes(dtick=1 if max(len(h.epochs) for h in runs.values()) <= 15 else None)
     if best_epoch is not None:
         figure.add_vline(x=best_epoch, line_dash="dot", line_color="gray", annotation_text=f"best epoch {best_epoch}")
     figure.update_layout(
@@ -68,6 +74,8 @@ def confusion_figure(evaluation: Evaluation, rates: bool) -> go.Figure:
             customdata=row_rates,
             hovertemplate="true %{y}, predicted %{x}: %{z}<br>%{customdata:.1%} of the true %{y} faces<extra></extra>",
             colorscale="Blues",
+            zmin=0 if rates else None,
+            zmax=1 if rates else None,
         )
     )
     title = "Confusion matrix (share of each true class)" if rates else "Confusion matrix (test faces)"
@@ -102,7 +110,9 @@ def counts_figure(train: dict[str, int], test: dict[str, int]) -> go.Figure:
             labels = [label for label in EMOTIONS if label in counts]
             total = max(sum(counts.values()), 1)
             shares = [f"{counts[label] / total:.1%}" for label in labels]
-            figure.add_bar(x=labels, y=[counts[label] for label in labels], name=name, marker_color=color, text=shares)
+            values = [counts[label] for label in labels]
+            figure.add_bar(x=labels, y=values, name=name, marker_color=color, text=shares, textposition="outside")
+    figure.update_traces(textangle=0, cliponaxis=False)
     figure.update_layout(title="Images per class", barmode="group", height=360)
     return figure
 
@@ -178,18 +188,20 @@ if evaluation:
     if evaluation.data:
         st.caption(f"Evaluated on {evaluation.n:,} faces of {evaluation.data}.")
     left, right = st.columns(2)
-    grouped = left.toggle("Group by valence (positive: happy, surprise; neutral; negative: angry, disgust, fear, sad)")
+    grouped = left.toggle(
+        "Group by valence", help="positive: happy, surprise; neutral: neutral; negative: angry, disgust, fear, sad"
+    )
     rates = right.toggle("Row-normalised rates")
     shown = group_evaluation(evaluation) if grouped else evaluation
     if grouped:
         st.caption(
-            f"Valence accuracy {shown.accuracy:.1%}, macro F1 {shown.macro_f1:.3f}, weighted F1 {shown.weighted_f1:.3f}."
+            f"Grouped by valence: accuracy {shown.accuracy:.1%}, macro F1 {shown.macro_f1:.3f}, "
+            f"weighted F1 {shown.weighted_f1:.3f}."
         )
     st.plotly_chart(confusion_figure(shown, rates))
-    left, right = st.columns([2, 3])
+    st.plotly_chart(scores_figure(shown))
     formats = {column: st.column_config.NumberColumn(format="%.3f") for column in ("precision", "recall", "F1")}
-    left.dataframe(scores_table(shown), column_config=formats)
-    right.plotly_chart(scores_figure(shown))
+    st.dataframe(scores_table(shown), column_config=formats, width="content")
 
 st.header("Data")
 if card and (card.data.train_counts or card.data.test_counts):

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from fer_core.resources import model_path
 from fer_core.evaluation import read_evaluation
+from fer_core.resources import model_path
 
 st.title("Facial emotion recognition")
 st.write(

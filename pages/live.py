@@ -44,7 +44,9 @@ processor.update_settings(settings)
 
 def video_frame_callback(frame: av.VideoFrame) -> av.VideoFrame:
     # Runs on the WebRTC thread: no st.* here; the page reads processor.snapshot().
-    return av.VideoFrame.from_ndarray(processor.process(frame.to_ndarray(format="bgr24")), format="bgr24")
+    # frame.time is the capture time, which lets the processor tell a frame taken while it was busy.
+    annotated = processor.process(frame.to_ndarray(format="bgr24"), frame.time)
+    return av.VideoFrame.from_ndarray(annotated, format="bgr24")
 
 
 try:
@@ -91,8 +93,8 @@ def show(snapshot: LiveSnapshot, key: str) -> None:
         face.metric("Main face", f"{main.label} {main.confidence:.0%}" if main else "none")
         faces.metric("Faces", len(snapshot.tracks))
         analysed.metric("Frames analysed", stats.analyzed)
-        rate.metric("Frame rate", f"{stats.fps:.1f} fps")
-        cost.metric("Processing", f"{stats.ms_per_frame:.0f} ms/frame")
+        rate.metric("Frames per second", f"{stats.fps:.1f}")
+        cost.metric("ms per frame", f"{stats.ms_per_frame:.0f}")
         st.caption(
             f"{stats.frames} frames returned: {stats.analyzed} analysed ({stats.ms_per_analysis:.0f} ms each), "
             f"{stats.reused} drawn with the previous faces while the model was busy, {stats.errors} failed."

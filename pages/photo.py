@@ -18,7 +18,11 @@ st.write("Upload a photo: every face found is boxed and labelled with its most l
 with st.sidebar:
     st.subheader("Face detection")
     min_neighbors = st.slider(
-        "Strictness", 2, 10, DetectorSettings.min_neighbors, help="Higher finds fewer false faces but may miss real ones."
+        "Strictness",
+        2,
+        10,
+        DetectorSettings.min_neighbors,
+        help="Higher finds fewer false faces but may miss real ones.",
     )
     min_face = st.slider(
         "Smallest face (% of the shorter side)", 2, 40, round(DetectorSettings.min_face_fraction * 100)
@@ -43,7 +47,10 @@ with st.spinner("Finding faces ..."):
 st.image(draw_faces(image, faces, show_probs=show_probs), channels="BGR", width="stretch")
 height, width = image.shape[:2]
 if not faces:
-    st.info("No face found. The detector looks for frontal faces; try a larger or more frontal face, or lower the strictness.")
+    st.info(
+        "No face found. The detector looks for frontal faces: "
+        "try a larger or more frontal face, or lower the strictness."
+    )
 else:
     st.success(f"{len(faces)} face{'s' if len(faces) > 1 else ''} found.")
 

@@ -56,7 +56,7 @@ def make_run(directory: Path, seed: int = 0, epochs: int = 6) -> Path:
         "data": {
             "path": "/data/fer2013",
             "train_counts": {name: 1000 + 100 * i for i, name in enumerate(EMOTIONS)},
-            "test_counts": {name: int(n) for name, n in zip(EMOTIONS, np.bincount(y_true, minlength=7))},
+            "test_counts": {name: int(n) for name, n in zip(EMOTIONS, np.bincount(y_true, minlength=7), strict=True)},
         },
         "trained": "2026-11-21T20:00:00.000000+00:00",
         "finished": "2026-11-21T22:18:39.816741+00:00",

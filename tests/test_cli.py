@@ -64,7 +64,9 @@ def test_evaluate_crops_has_no_detection_rate(tmp_path, astronaut_bgr, capsys):
     ],
 )
 def test_bad_input_is_one_line_on_stderr(args, message):
-    run = subprocess.run([sys.executable, "-m", "fer_core", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "fer_core", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().count("\n") == 0 and message in run.stderr

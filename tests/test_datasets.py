@@ -20,7 +20,9 @@ def small_fer(tmp_path):
         folder = tmp_path / "fer" / "train" / name
         folder.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(folder / f"Training_{i:03d}.png"), face)  # png: lossless, so pixels compare exactly
-        rows.append({"emotion": CSV_CLASS_ORDER.index(name), "pixels": " ".join(map(str, face.ravel())), "Usage": "Training"})
+        rows.append(
+            {"emotion": CSV_CLASS_ORDER.index(name), "pixels": " ".join(map(str, face.ravel())), "Usage": "Training"}
+        )
     for challenge_number in (3, 4, 6):  # happy, sad, neutral in the challenge's numbering
         rows.append({"emotion": challenge_number, "pixels": " ".join(["7"] * 2304), "Usage": "PublicTest"})
     with (tmp_path / "fer2013.csv").open("w", newline="") as handle:
@@ -31,7 +33,7 @@ def small_fer(tmp_path):
 
 
 def _sorted(dataset):
-    order = np.lexsort((dataset.images.reshape(len(dataset), -1)[:, :8].T[::-1]))
+    order = np.lexsort(dataset.images.reshape(len(dataset), -1)[:, :8].T[::-1])
     return dataset.images[order], dataset.labels[order]
 
 

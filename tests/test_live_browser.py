@@ -112,7 +112,7 @@ def test_live_page_annotates_the_fake_camera(tmp_path, astronaut_bgr, live_url):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1100})
+            page = browser.new_page(viewport={"width": 1280, "height": 1500})
             page.goto(url)
             webrtc = page.frame_locator('iframe[title*="webrtc_streamer"]')
             webrtc.get_by_role("button", name=re.compile("^start$", re.I)).click(timeout=90_000)

@@ -31,8 +31,13 @@ def test_class_weights_favour_rare_classes_and_average_one():
 
 def test_few_step_training_writes_artifacts_and_resumes(tiny_fer, tmp_path):
     config = TrainConfig(
-        data=str(tiny_fer), out=str(tmp_path / "model"), work_dir=str(tmp_path / "work"),
-        epochs=2, batch_size=8, steps_per_epoch=2, patience=5,
+        data=str(tiny_fer),
+        out=str(tmp_path / "model"),
+        work_dir=str(tmp_path / "work"),
+        epochs=2,
+        batch_size=8,
+        steps_per_epoch=2,
+        patience=5,
     )
     out = train(config, log=lambda *_: None)
     for name in ("model.keras", "history.json", "evaluation.json", "model_card.json"):

@@ -128,6 +128,17 @@ def test_face_survives_detector_misses_and_is_dropped_after_the_grace_period():
     assert not np.array_equal(kept, blank())
 
 
+def test_at_a_slow_analysis_rate_one_miss_does_not_drop_the_face():
+    tracker = FaceTracker(grace_seconds=0.5)
+    face = Face((200, 150, 120, 120), probs_of("happy"))
+    for t in (0.0, 0.6):
+        tracker.update([face], t)
+    assert [track.id for track in tracker.update([], 1.2)] == [1], "missed once, 0.6 s ago: kept"
+    assert [track.id for track in tracker.update([face], 1.8)] == [1]
+    tracker.update([], 2.4)
+    assert tracker.update([], 3.0) == [], "missed twice and longer than the grace period: dropped"
+
+
 def test_a_one_off_false_detection_is_not_left_on_screen():
     pipeline = FakePipeline()
     processor = FrameProcessor(pipeline)
