@@ -14,6 +14,8 @@ navigation = st.navigation(
     [
         st.Page("pages/home.py", title="Home", icon="🏠", default=True),
         st.Page("pages/photo.py", title="Photo", icon="📷"),
+        st.Page("pages/live.py", title="Live", icon="🎥"),
+        st.Page("pages/dashboard.py", title="Training dashboard", icon="📈"),
     ]
 )
 navigation.run()

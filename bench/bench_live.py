@@ -93,14 +93,14 @@ def main() -> None:
 
     print(f"model: {args.model}")
     print(f"machine: {hardware_description()}; load average {os.getloadavg()[0]:.1f} at the end")
-    print(f"frames: {WIDTH}x{HEIGHT}, detection on a copy at most {detector_settings.max_side} px, {args.frames} per scene")
+    side = detector_settings.max_side
+    print(f"frames: {WIDTH}x{HEIGHT}, detection on a copy at most {side} px, {args.frames} timed per scene")
     print()
     print("| faces | ms/frame (median) | ms/frame (p90) | frames/s | detection ms | classification ms |")
     print("|------:|------------------:|---------------:|---------:|-------------:|------------------:|")
     for faces, r in rows:
-        print(
-            f"| {faces} | {r['median']:.1f} | {r['p90']:.1f} | {r['fps']:.1f} | {r['detect']:.1f} | {r['classify']:.1f} |"
-        )
+        cells = [r["median"], r["p90"], r["fps"], r["detect"], r["classify"]]
+        print(f"| {faces} | " + " | ".join(f"{cell:.1f}" for cell in cells) + " |")
 
 
 if __name__ == "__main__":

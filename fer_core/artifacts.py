@@ -165,32 +165,28 @@ def read_run(path: str | Path) -> ModelRun:
     problems: list[Problem] = []
     what_to_do = RETRAIN.format(path=path)
 
+    def missing(name: str, needed_for: str) -> Problem:
+        message = f"{name} is missing from {path}, so {needed_for} cannot be shown: {what_to_do}."
+        return Problem(name, message, damaged=False)
+
     def read(name: str, parse, needed_for: str):
         file = path / name
         if not file.is_file():
-            problems.append(
-                Problem(name, f"{name} is missing from {path}, so {needed_for} cannot be shown: {what_to_do}.", False)
-            )
+            problems.append(missing(name, needed_for))
             return None
         try:
             return parse(json.loads(file.read_text()))
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
             reason = f"{type(error).__name__}: {error}"
             message = f"{name} in {path} is damaged ({reason}), so {needed_for} cannot be shown: {what_to_do}."
-            problems.append(Problem(name, message, True))
+            problems.append(Problem(name, message, damaged=True))
             return None
 
     history = read(HISTORY_FILE, History.from_json, "the training curves")
     evaluation = read(EVALUATION_FILE, _evaluation, "the test results")
     card = read(CARD_FILE, ModelCard.from_json, "the model card")
     if not (path / MODEL_FILE).is_file():
-        problems.append(
-            Problem(
-                MODEL_FILE,
-                f"{MODEL_FILE} is missing from {path}, so its mistakes cannot be shown: {what_to_do}.",
-                False,
-            )
-        )
+        problems.append(missing(MODEL_FILE, "its mistakes on the test set"))
     return ModelRun(path.name, path, history, evaluation, card, problems)
 
 

@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 # Refuse before decoding anything larger: 100 MP is far above any camera photo, and
 # a crafted PNG of 30,000 x 30,000 pixels would otherwise ask for gigabytes.
 MAX_PIXELS = 100_000_000
 # Photos are analysed at most this large (longer side); bigger ones are scaled down.
 MAX_SIDE = 4096
+# Only these decoders ever see user bytes (JPEG includes phones' multi-picture MPO files). Pillow
+# would otherwise try every format it knows, EPS included, which hands the file to Ghostscript.
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+# EXIF orientation -> the transposition that makes the image upright (as ImageOps.exif_transpose).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+# MAX_PIXELS is enforced below, and a damaged EXIF block only costs the rotation: Pillow's warnings
+# about either would be noise on the command line's stderr.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+warnings.filterwarnings("ignore", message=r"(possibly )?corrupt exif", category=UserWarning)
 
 
 class ImageError(ValueError):
@@ -20,32 +39,38 @@ class ImageError(ValueError):
 
 
 def decode_image(data: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
-    """Image file bytes -> upright BGR uint8 array, scaled down to at most `max_side`."""
+    """Image file bytes -> upright BGR uint8 array, scaled down to at most `max_side`.
+
+    Works from the bytes alone (nothing is written to disk). Memory stays within a few
+    times the decoded size of the first frame, which MAX_PIXELS bounds before decoding.
+    """
     if not data:
         raise ImageError("the file is empty")
+    limit = f"at most {MAX_PIXELS // 1_000_000} megapixels are accepted"
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise ImageError(
-                f"the image is {width}x{height} pixels; at most {MAX_PIXELS // 1_000_000} megapixels are accepted"
-            )
-        if image.format == "JPEG" and max(width, height) > 2 * max_side:
-            image.draft("RGB", (width // 2, height // 2))  # decode a JPEG at reduced size: much faster
-        image = ImageOps.exif_transpose(image)
-        image = _to_rgb(image)
+            raise ImageError(f"the image is {width}x{height} pixels, too large to decode safely; {limit}")
+        if image.format in ("JPEG", "MPO") and max(width, height) > max_side:
+            # Let the JPEG decoder scale down by 2, 4 or 8 while decoding: faster and smaller.
+            scale = max_side / max(width, height)
+            image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
+        rgb = _small_rgb(image, max_side)
+        upright = _UPRIGHT.get(_orientation(image))
+        if upright is not None:
+            rgb = rgb.transpose(upright)
     except ImageError:
         raise
     except UnidentifiedImageError as error:
         raise ImageError("not an image file of a known format (jpg, png, webp, bmp, ...)") from error
     except Image.DecompressionBombError as error:
-        raise ImageError(f"the image is too large to decode safely ({_reason(error)})") from error
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise ImageError(f"the image is too large to decode safely; {limit}") from error
+    except MemoryError as error:
+        raise ImageError("the image is too large to decode with the memory available") from error
+    except Exception as error:  # a damaged file makes Pillow's format plugins raise almost any type
         raise ImageError(f"the image is damaged or truncated ({_reason(error)})") from error
-    if max(image.size) > max_side:
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    rgb = np.asarray(image, np.uint8)
-    return np.ascontiguousarray(rgb[:, :, ::-1])
+    return np.ascontiguousarray(np.asarray(rgb, np.uint8)[:, :, ::-1])
 
 
 def read_image(path: str | Path, max_side: int = MAX_SIDE) -> np.ndarray:
@@ -66,22 +91,48 @@ def encode_png(image_bgr: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any mode (16-bit, CMYK, palette, alpha, animated) -> 8-bit RGB of the first frame."""
+def _small_rgb(image: Image.Image, max_side: int) -> Image.Image:
+    """The first frame of any mode (16-bit, CMYK, palette, alpha, animated) as 8-bit RGB within `max_side`.
+
+    Scaled down before the conversions that copy the whole image, so a 100 MP upload
+    never exists in several full-size copies at once.
+    """
     image.seek(0)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        pixels = np.asarray(image, np.float64)
-        top = pixels.max() or 1
-        image = Image.fromarray((pixels * (255.0 / top)).astype(np.uint8))
-    elif image.mode == "F":
-        pixels = np.nan_to_num(np.asarray(image, np.float64))
-        span = (pixels.max() - pixels.min()) or 1
-        image = Image.fromarray(((pixels - pixels.min()) * (255.0 / span)).astype(np.uint8))
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        image = image.convert("RGBA")
+    if image.mode.startswith("I;16"):
+        image = _to_8bit(image)  # resizing 16-bit pixels would go through a 32-bit copy
+    elif image.mode in ("1", "P", "PA"):  # resizing these would pick nearest pixels: convert first
+        transparent = image.mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if transparent else "L" if image.mode == "1" else "RGB")
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    if image.mode in ("I", "F"):
+        image = _to_8bit(image)
+    if image.mode in ("RGBA", "LA"):
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image)
+        image = Image.alpha_composite(background, image.convert("RGBA"))
     return image.convert("RGB")
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit or float gray -> 8-bit gray, scaled so the brightest pixel is 255."""
+    if image.mode.startswith("I;16"):
+        # A lookup table: no float copy of what may be a 100-megapixel image.
+        pixels = np.asarray(image).astype(np.uint16, copy=False)
+        top = int(pixels.max()) or 1
+        table = np.minimum(np.arange(65536) * 255 // top, 255).astype(np.uint8)
+        return Image.fromarray(table[pixels])
+    pixels = np.nan_to_num(np.asarray(image, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    low = min(float(pixels.min()), 0.0)
+    span = (float(pixels.max()) - low) or 1.0
+    return Image.fromarray(((pixels - low) * (255.0 / span)).astype(np.uint8))
+
+
+def _orientation(image: Image.Image) -> int | None:
+    """The EXIF orientation tag, or None: a damaged EXIF block costs the rotation, not the photo."""
+    try:
+        return int(image.getexif().get(ExifTags.Base.Orientation, 1))
+    except Exception:
+        return None
 
 
 def _reason(error: Exception) -> str:

@@ -9,6 +9,7 @@ with `history.json`, `evaluation.json` and `model_card.json` beside it.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import sys
@@ -242,6 +243,8 @@ def write_artifacts(
         "labels": list(EMOTIONS),
         "epochs_run": len(history),
         "best_epoch": state.get("best_epoch"),
+        "best_val_accuracy": state.get("best_score"),
+        "stopped_early": bool(state.get("stopped_early")),
         "training_seconds": round(sum(h["seconds"] for h in history), 1),
         "hardware": hardware_description(),
         "data": {
@@ -254,6 +257,8 @@ def write_artifacts(
         "test_accuracy": evaluation.accuracy,
         "test_macro_f1": evaluation.macro_f1,
         "ms_per_face": round(classifier.time_single_face(), 3),
+        "ms_per_face_measured_on": hardware_description(),
+        "software": software_versions(),
         "config": asdict(config),
         "summary": model_summary(model),
     }
@@ -273,15 +278,20 @@ def hardware_description() -> str:
                 break
     except OSError:
         pass
-    import os
-
     text = f"{cpu}, {os.cpu_count()} cores"
     return text + (f", GPU: {', '.join(gpus)}" if gpus else ", no GPU")
 
 
+def software_versions() -> dict[str, str]:
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__}
+
+
 def model_summary(model) -> list[str]:
     lines: list[str] = []
-    model.summary(print_fn=lambda line, **_: lines.append(line), line_length=90)
+    model.summary(print_fn=lambda line, **_: lines.append(line), line_length=120)
     return lines
 
 

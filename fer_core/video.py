@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -111,39 +111,36 @@ def iou(a: Box, b: Box) -> float:
 class FaceTracker:
     """Stable ids, smoothed probabilities and a grace period for the faces of a stream.
 
-    A face the detector loses is dropped once it has been missed for longer than `grace_seconds`
-    and in at least two analyses in a row, so that at a slow analysis rate a single miss does not
-    turn it into a new face. Not thread-safe: one processing thread calls `update`.
+    A detection continues the track whose box it overlaps most (IoU). When analyses are far apart
+    (a slow machine) a face can move further than its own width between two; so a detection left
+    over is then given to the nearest left-over track of about its size within `max_jump` face
+    widths. A face the detector loses is dropped once it has been missed for longer than
+    `grace_seconds` and in at least two analyses in a row, so that at a slow analysis rate a
+    single miss does not turn it into a new face. Not thread-safe: one processing thread calls `update`.
     """
 
-    def __init__(self, smoothing: float = 0.6, grace_seconds: float = 0.5, iou_threshold: float = 0.2):
+    def __init__(
+        self, smoothing: float = 0.6, grace_seconds: float = 0.5, iou_threshold: float = 0.2, max_jump: float = 1.5
+    ):
         self.smoothing = smoothing
         self.grace_seconds = grace_seconds
         self.iou_threshold = iou_threshold
+        self.max_jump = max_jump
         self.tracks: list[Track] = []
         self._next_id = 1
 
     def update(self, faces: list[Face], timestamp: float) -> list[Track]:
         """Match this analysis' faces to the tracks; return the visible tracks."""
-        pairs = sorted(
-            ((iou(track.box, face.box), t, f) for t, track in enumerate(self.tracks) for f, face in enumerate(faces)),
-            reverse=True,
-        )
-        matched_tracks: set[int] = set()
-        matched_faces: set[int] = set()
-        for overlap, t, f in pairs:  # greedy: the best-overlapping pairs first
-            if overlap < self.iou_threshold:
-                break
-            if t in matched_tracks or f in matched_faces:
-                continue
-            matched_tracks.add(t)
-            matched_faces.add(f)
+        pairs = self._match([face.box for face in faces])
+        for t, f in pairs:
             track = self.tracks[t]
             track.box = faces[f].box
             track.probs = self.smoothing * track.probs + (1 - self.smoothing) * np.asarray(faces[f].probs, np.float64)
             track.last_seen = timestamp
             track.hits += 1
             track.missed = 0
+        matched_tracks = {t for t, _ in pairs}
+        matched_faces = {f for _, f in pairs}
         for t, track in enumerate(self.tracks):
             if t not in matched_tracks:
                 track.missed += 1
@@ -154,6 +151,27 @@ class FaceTracker:
                 self.tracks.append(Track(self._next_id, face.box, probs, timestamp, timestamp))
                 self._next_id += 1
         return self.visible()
+
+    def _match(self, boxes: list[Box]) -> list[tuple[int, int]]:
+        """(track index, box index) pairs, greedily: the most overlapping first, then the nearest."""
+        pairs: list[tuple[int, int]] = []
+
+        def take(candidates) -> None:  # (score, track, box), higher score first
+            for _, t, f in sorted(candidates, reverse=True):
+                if all(t != pt and f != pf for pt, pf in pairs):
+                    pairs.append((t, f))
+
+        indices = [(t, f) for t in range(len(self.tracks)) for f in range(len(boxes))]
+        overlapping = [(iou(self.tracks[t].box, boxes[f]), t, f) for t, f in indices]
+        take(c for c in overlapping if c[0] >= self.iou_threshold)
+        nearby = []
+        for t, f in indices:
+            (tx, ty, tw, th), (fx, fy, fw, fh) = self.tracks[t].box, boxes[f]
+            jump = np.hypot(tx + tw / 2 - fx - fw / 2, ty + th / 2 - fy - fh / 2) / max(tw, fw)
+            if jump <= self.max_jump and max(tw, fw) <= 1.5 * min(tw, fw):
+                nearby.append((-jump, t, f))
+        take(nearby)
+        return pairs
 
     def visible(self) -> list[Track]:
         """Tracks to draw: those detected just now, and confirmed ones (seen twice or more) the detector
@@ -198,8 +216,15 @@ class FrameProcessor:
     FPS_WINDOW_SECONDS = 2.0
     AVERAGE_WEIGHT = 0.1  # weight of the newest frame in the moving averages of the timings
 
-    def __init__(self, pipeline: Pipeline, settings: LiveSettings = LiveSettings(), timeline_length: int = 300):
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        settings: LiveSettings = LiveSettings(),
+        timeline_length: int = 300,
+        clock: Callable[[], float] = time.perf_counter,  # measures processing time; tests pass a fake one
+    ):
         self.pipeline = pipeline
+        self._clock = clock
         self.tracker = FaceTracker(settings.smoothing, settings.grace_seconds, settings.iou_threshold)
         self._lock = threading.Lock()  # guards everything below that the page thread reads or writes
         self._settings = settings
@@ -232,13 +257,13 @@ class FrameProcessor:
         frame rate, and no work piles up.
         """
         now = time.monotonic() if timestamp is None else timestamp
-        started = time.perf_counter()
+        started = self._clock()
         settings = self.settings
         analysis_ms = None
         try:
             if now >= self._next_analysis or now < self._last_timestamp:  # a clock going back starts afresh
                 self._analyze(bgr, now, settings)
-                analysis_ms = 1000 * (time.perf_counter() - started)
+                analysis_ms = 1000 * (self._clock() - started)
                 self._next_analysis = now + analysis_ms / 1000
             tracks = self.tracker.visible()
             captions = [f"#{track.id} {caption(track.face)}" for track in tracks]
@@ -247,7 +272,7 @@ class FrameProcessor:
         except Exception:
             self._log_error(now)
             out, failed = bgr, True
-        self._record(now, 1000 * (time.perf_counter() - started), analysis_ms, failed)
+        self._record(now, 1000 * (self._clock() - started), analysis_ms, failed)
         return out
 
     def _analyze(self, bgr: np.ndarray, now: float, settings: LiveSettings) -> None:

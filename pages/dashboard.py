@@ -12,27 +12,35 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer_core.artifacts import History, Mistake, average_scores, find_mistakes, list_runs, read_run
-from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, ModelError
+from fer_core.artifacts import (
+    CARD_FILE,
+    EVALUATION_FILE,
+    HISTORY_FILE,
+    MODEL_FILE,
+    History,
+    Mistake,
+    average_scores,
+    find_mistakes,
+    list_runs,
+    read_run,
+)
+from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, ModelError
 from fer_core.datasets import DatasetError, load_split
 from fer_core.evaluation import Evaluation
 from fer_core.labels import EMOTIONS
+from fer_core.resources import load_pipeline
 from fer_core.valence import group_evaluation
 
 GALLERY_SIZE = 24
+UNAVAILABLE = "Not available: see the message about `{}` at the top of the page."
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
 
 
-@st.cache_resource
-def load_classifier(path: str, modified: float) -> Classifier:
-    # `modified` is in the cache key so that a retrained model replaces the cached one
-    return Classifier.load(path)
-
-
 @st.cache_data(show_spinner="Classifying the test set ...", max_entries=4)
-def mistakes_on_test_set(model_path: str, modified: float, data: str) -> list[Mistake]:
+def mistakes_on_test_set(model_path: str, data: str) -> list[Mistake]:
+    """The model is the app's shared copy (one per process), as on the other pages."""
     test_set = load_split(data, "test")  # first, as a wrong path is likelier than a broken model
-    return find_mistakes(load_classifier(model_path, modified), test_set)
+    return find_mistakes(load_pipeline(model_path).classifier, test_set)
 
 
 def curves_figure(title: str, metrics: dict[str, str], runs: dict[str, History], best_epoch: int | None) -> go.Figure:
@@ -118,14 +126,10 @@ def counts_figure(train: dict[str, int], test: dict[str, int]) -> go.Figure:
 
 
 def duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
-    return (
-        f"{seconds:.0f} s"
-        if seconds < 60
-        else f"{minutes // 60} h {minutes % 60} min"
-        if minutes >= 60
-        else f"{minutes} min"
-    )
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def date(text: str | None) -> str | None:
@@ -180,8 +184,13 @@ if history:
     loss = {"loss": "train loss", "val_loss": "validation loss"}
     left.plotly_chart(curves_figure("Accuracy", accuracy, compared, run.best_epoch))
     right.plotly_chart(curves_figure("Loss", loss, compared, run.best_epoch))
+    left, right = st.columns(2)
     if history.learning_rate_changed():
-        st.plotly_chart(curves_figure("Learning rate", {"learning_rate": "learning rate"}, compared, run.best_epoch))
+        left.plotly_chart(curves_figure("Learning rate", {"learning_rate": "learning rate"}, compared, run.best_epoch))
+    if history.has("seconds"):
+        right.plotly_chart(curves_figure("Seconds per epoch", {"seconds": "seconds"}, compared, run.best_epoch))
+else:
+    st.caption(UNAVAILABLE.format(HISTORY_FILE))
 
 st.header("Test results")
 if evaluation:
@@ -198,10 +207,12 @@ if evaluation:
             f"Grouped by valence: accuracy {shown.accuracy:.1%}, macro F1 {shown.macro_f1:.3f}, "
             f"weighted F1 {shown.weighted_f1:.3f}."
         )
-    st.plotly_chart(confusion_figure(shown, rates))
+    st.plotly_chart(confusion_figure(shown, rates), width=640)
     st.plotly_chart(scores_figure(shown))
     formats = {column: st.column_config.NumberColumn(format="%.3f") for column in ("precision", "recall", "F1")}
     st.dataframe(scores_table(shown), column_config=formats, width="content")
+else:
+    st.caption(UNAVAILABLE.format(EVALUATION_FILE))
 
 st.header("Data")
 if card and (card.data.train_counts or card.data.test_counts):
@@ -210,6 +221,8 @@ if card and (card.data.train_counts or card.data.test_counts):
     st.plotly_chart(counts_figure(card.data.train_counts, card.data.test_counts))
 elif card:
     st.info("The model card does not record the class counts of the data.")
+else:
+    st.caption(UNAVAILABLE.format(CARD_FILE))
 
 st.header("Model card")
 if card:
@@ -234,27 +247,30 @@ if card:
     if card.config:
         with st.expander("Training settings"):
             st.json(card.config)
+else:
+    st.caption(UNAVAILABLE.format(CARD_FILE))
 
 st.header("Mistakes on the test set")
 data = st.text_input("FER2013 folder (train/, test/) or fer2013.csv", value=os.environ.get("FER_DATA", ""))
 if not data:
     st.caption("The data set is not shipped with the app: give its path above to see test faces the model gets wrong.")
 elif not run.model_file.is_file():
-    st.caption(f"Needs `{run.model_file}`.")
+    st.caption(UNAVAILABLE.format(MODEL_FILE))
 else:
     key = f"mistakes of {run.model_file} on {data}"
     if st.button("Find mistakes"):
         st.session_state[key] = True
     if st.session_state.get(key):
         try:
-            mistakes = mistakes_on_test_set(str(run.model_file), run.model_file.stat().st_mtime, data)
-        except (ModelError, DatasetError) as error:
-            st.error(str(error))
-            mistakes = None
-        if mistakes is not None:
+            mistakes = mistakes_on_test_set(str(run.model_file), data)
+        except (ModelError, DatasetError, OSError) as error:
+            st.error(f"No mistakes to show: {error}")
+        else:
             st.caption(f"{len(mistakes):,} test faces classified wrongly; the most confident mistakes first.")
             true_class = st.selectbox("True class", ["any", *EMOTIONS])
             chosen = [m for m in mistakes if true_class in ("any", m.true_label)][:GALLERY_SIZE]
             captions = [f"{m.true_label} → {m.predicted_label} ({m.confidence:.0%})" for m in chosen]
             if chosen:
                 st.image([m.image for m in chosen], caption=captions, width=96)
+            else:
+                st.caption(f"No {true_class} face of the test set was classified wrongly.")

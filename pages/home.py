@@ -26,3 +26,5 @@ else:
 
 st.subheader("Pages")
 st.page_link("pages/photo.py", label="Photo: upload a picture and see every face's emotion", icon="📷")
+st.page_link("pages/live.py", label="Live: your webcam, annotated in real time", icon="🎥")
+st.page_link("pages/dashboard.py", label="Training dashboard: how the model was trained and how it scores", icon="📈")

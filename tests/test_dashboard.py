@@ -63,6 +63,7 @@ def test_the_charts_hold_the_stored_numbers(monkeypatch, models):
     assert traces(figures["Loss"])["validation loss"]["y"] == [h["val_loss"] for h in history]
     assert figures["Accuracy"]["layout"]["shapes"][0]["x0"] == card["best_epoch"]
     assert traces(figures["Learning rate"])["learning rate"]["y"] == [h["learning_rate"] for h in history]
+    assert traces(figures["Seconds per epoch"])["seconds"]["y"] == [h["seconds"] for h in history]
 
     heatmap = figures["Confusion matrix (test faces)"]["data"][0]
     assert heatmap["z"] == evaluation["confusion_matrix"]
@@ -136,6 +137,8 @@ def test_a_missing_file_gets_a_warning_and_the_rest_is_drawn(monkeypatch, models
     assert ("Accuracy" in titles) == (missing != HISTORY_FILE)
     assert ("Confusion matrix (test faces)" in titles) == (missing != EVALUATION_FILE)
     assert ("Images per class" in titles) == (missing != CARD_FILE)
+    if missing != MODEL_FILE:  # the section that needs the file says so where the chart would be
+        assert [c.value for c in at.caption if "Not available" in c.value and missing in c.value]
 
 
 @pytest.mark.parametrize("damaged", [HISTORY_FILE, EVALUATION_FILE, CARD_FILE])
@@ -154,7 +157,8 @@ def test_older_files_without_newer_keys_still_show(monkeypatch, models):
     at = open_page(monkeypatch, models)
 
     assert not at.error and not at.warning
-    assert "Learning rate" not in charts(at) and "Accuracy" in charts(at)
+    assert "Accuracy" in charts(at)
+    assert "Learning rate" not in charts(at) and "Seconds per epoch" not in charts(at)
     assert at.table[0].value["value"]["Hardware"] == "not recorded"
     assert [i.value for i in at.info if "class counts" in i.value]
 
@@ -179,13 +183,18 @@ def fixed_answer_model(path: Path, answer: str) -> None:
     model.save(path)
 
 
+def write_test_images(data: Path, classes: tuple[str, ...]) -> None:
+    """Two noise images per class in the FER2013 folder layout."""
+    rng = np.random.default_rng(0)
+    for name in classes:
+        (data / "test" / name).mkdir(parents=True)
+        for i in range(2):
+            cv2.imwrite(str(data / "test" / name / f"{i}.png"), rng.integers(0, 256, (48, 48), np.uint8))
+
+
 def test_the_gallery_shows_the_mistakes_on_demand(monkeypatch, models, tmp_path):
     fixed_answer_model(models / "fer_vgg" / MODEL_FILE, "happy")
-    rng = np.random.default_rng(0)
-    for name in ("angry", "happy", "sad"):
-        (tmp_path / "data" / "test" / name).mkdir(parents=True)
-        for i in range(2):
-            cv2.imwrite(str(tmp_path / "data" / "test" / name / f"{i}.png"), rng.integers(0, 256, (48, 48), np.uint8))
+    write_test_images(tmp_path / "data", ("angry", "happy", "sad"))
 
     at = open_page(monkeypatch, models, data=str(tmp_path / "data"))
     assert not at.image
@@ -198,6 +207,8 @@ def test_the_gallery_shows_the_mistakes_on_demand(monkeypatch, models, tmp_path)
 
     at.selectbox[-1].set_value("sad").run()
     assert at.image[0].captions == [f"sad → happy ({confidence:.0%})"] * 2
+    at.selectbox[-1].set_value("happy").run()
+    assert not at.image and [c.value for c in at.caption if "No happy face" in c.value]
 
 
 def test_the_gallery_needs_a_data_folder_and_says_when_it_is_wrong(monkeypatch, models, tmp_path):
@@ -207,6 +218,14 @@ def test_the_gallery_needs_a_data_folder_and_says_when_it_is_wrong(monkeypatch, 
     at.text_input[0].set_value(str(tmp_path / "nowhere")).run()
     at.button[0].click().run()
     assert "does not exist" in at.error[0].value
+
+
+def test_the_gallery_says_when_the_model_file_is_damaged(monkeypatch, models, tmp_path):
+    write_test_images(tmp_path / "data", ("angry",))
+    at = open_page(monkeypatch, models, data=str(tmp_path / "data"))  # model.keras holds b"stand-in"
+    at.button[0].click().run()
+
+    assert "cannot be loaded" in at.error[0].value and MODEL_FILE in at.error[0].value
 
 
 @pytest.mark.skipif(not DEFAULT_MODEL.parent.is_dir(), reason="the shipped model is not trained yet")

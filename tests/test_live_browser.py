@@ -6,7 +6,6 @@ Set FER_SCREENSHOT_DIR to keep a screenshot of the page while it streams.
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -73,7 +72,17 @@ def live_url(tmp_path):
     script = "app.py" if in_app else "pages/live.py"
     port = free_port()
     log = tmp_path / "streamlit.log"
-    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true", "--server.port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        script,
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+    ]
     with log.open("w") as output:
         server = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
     try:
