@@ -30,3 +30,25 @@ def probability_bars(probs: np.ndarray, title: str | None = None) -> go.Figure:
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
     )
     return figure
+
+
+def probability_timeline(times: np.ndarray, probs: np.ndarray, window_seconds: float = 30) -> go.Figure:
+    """One line per emotion over the last `window_seconds` (times in seconds, probs (N, 7), NaN = no face)."""
+    seconds = times - times[-1]
+    recent = seconds >= -window_seconds
+    figure = go.Figure(
+        [
+            go.Scatter(x=seconds[recent], y=probs[recent, i], name=name, line_color=EMOTION_COLORS[name])
+            for i, name in enumerate(EMOTIONS)
+        ]
+    )
+    figure.update_layout(
+        title=f"Main face, last {window_seconds:g} s",
+        xaxis=dict(range=[-window_seconds, 0], title="seconds"),
+        yaxis=dict(range=[0, 1], tickformat=".0%", title="probability"),
+        height=320,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", y=-0.25),
+        uirevision="timeline",  # keeps the legend selection across redraws
+    )
+    return figure

@@ -91,7 +91,9 @@ class Classifier:
             raise ModelError(
                 f"model {path} takes {model.input_shape} -> {model.output_shape}, expected {expected} -> 7 classes"
             )
-        return cls(model, flip_tta=flip_tta)
+        classifier = cls(model, flip_tta=flip_tta)
+        classifier.predict_batch(np.zeros((1, FACE_SIZE, FACE_SIZE, 1), np.uint8))  # trace now, not on the first face
+        return classifier
 
     def predict_batch(self, faces: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """(N, 48, 48, 1) uint8 face crops -> (N, 7) probabilities in EMOTIONS order."""

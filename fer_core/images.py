@@ -14,6 +14,9 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 MAX_PIXELS = 100_000_000
 # Photos are analysed at most this large (longer side); bigger ones are scaled down.
 MAX_SIDE = 4096
+# No photo of a face is 100 times longer than it is wide; scaled down, such a strip would become
+# less than a pixel thin (Streamlit's st.image fails on one that is 4096 x 1).
+MAX_ASPECT = 100
 # Only these decoders ever see user bytes (JPEG includes phones' multi-picture MPO files). Pillow
 # would otherwise try every format it knows, EPS included, which hands the file to Ghostscript.
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
@@ -52,6 +55,8 @@ def decode_image(data: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
         width, height = image.size
         if width * height > MAX_PIXELS:
             raise ImageError(f"the image is {width}x{height} pixels, too large to decode safely; {limit}")
+        if max(width, height) > MAX_ASPECT * min(width, height):
+            raise ImageError(f"the image is {width}x{height} pixels, too narrow to hold a face")
         if image.format in ("JPEG", "MPO") and max(width, height) > max_side:
             # Let the JPEG decoder scale down by 2, 4 or 8 while decoding: faster and smaller.
             scale = max_side / max(width, height)
@@ -68,8 +73,10 @@ def decode_image(data: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
         raise ImageError(f"the image is too large to decode safely; {limit}") from error
     except MemoryError as error:
         raise ImageError("the image is too large to decode with the memory available") from error
-    except Exception as error:  # a damaged file makes Pillow's format plugins raise almost any type
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise ImageError(f"the image is damaged or truncated ({_reason(error)})") from error
+    except Exception as error:  # a damaged file makes Pillow's format plugins raise almost any type
+        raise ImageError("the image is damaged or truncated") from error
     return np.ascontiguousarray(np.asarray(rgb, np.uint8)[:, :, ::-1])
 
 

@@ -113,6 +113,16 @@ def _compile(model, config: TrainConfig, steps_per_epoch: int) -> None:
     )
 
 
+def _replan_schedule(model, config: TrainConfig, steps_per_epoch: int) -> None:
+    """Swap in an optimizer whose schedule ends at the new epoch budget, keeping the old one's
+    state (step count, moment estimates), so training continues rather than restarts."""
+    old = model.optimizer
+    _compile(model, config, steps_per_epoch)
+    model.optimizer.build(model.trainable_variables)
+    for new_variable, old_variable in zip(model.optimizer.variables, old.variables, strict=True):
+        new_variable.assign(old_variable)
+
+
 class _RunFiles:
     """Paths of one run's work directory."""
 
@@ -193,6 +203,11 @@ def train(config: TrainConfig, strategy=None, log=print) -> Path:
         if state and files.checkpoint.exists():
             log(f"resuming from epoch {state['epoch']} (checkpoint {files.checkpoint})")
             model = keras.models.load_model(files.checkpoint)
+            planned = state["config"].get("epochs")
+            if planned != config.epochs and not finished:
+                log(f"epoch budget changed from {planned} to {config.epochs}: the learning-rate schedule is re-planned")
+                _replan_schedule(model, config, steps)
+                state["config"]["epochs"] = config.epochs
         else:
             state = {"config": asdict(config), "started": datetime.now(timezone.utc).isoformat(), "epoch": 0}
             model = ARCHITECTURES[config.architecture]()

@@ -215,6 +215,9 @@ class FrameProcessor:
 
     FPS_WINDOW_SECONDS = 2.0
     AVERAGE_WEIGHT = 0.1  # weight of the newest frame in the moving averages of the timings
+    # Timestamps that go back, or jump ahead by more than this, mean a new stream (STOP, then START):
+    # its faces and timeline start afresh.
+    NEW_STREAM_GAP_SECONDS = 2.0
 
     def __init__(
         self,
@@ -259,9 +262,11 @@ class FrameProcessor:
         now = time.monotonic() if timestamp is None else timestamp
         started = self._clock()
         settings = self.settings
+        if not 0 <= now - self._last_timestamp <= self.NEW_STREAM_GAP_SECONDS:
+            self._start_stream()
         analysis_ms = None
         try:
-            if now >= self._next_analysis or now < self._last_timestamp:  # a clock going back starts afresh
+            if now >= self._next_analysis:
                 self._analyze(bgr, now, settings)
                 analysis_ms = 1000 * (self._clock() - started)
                 self._next_analysis = now + analysis_ms / 1000
@@ -274,6 +279,14 @@ class FrameProcessor:
             out, failed = bgr, True
         self._record(now, 1000 * (self._clock() - started), analysis_ms, failed)
         return out
+
+    def _start_stream(self) -> None:
+        self.tracker.tracks.clear()
+        self._next_analysis = float("-inf")
+        self._recent.clear()
+        with self._lock:
+            self._published, self._main = [], None
+            self._timeline.clear()
 
     def _analyze(self, bgr: np.ndarray, now: float, settings: LiveSettings) -> None:
         boxes = self.pipeline.detector.detect(bgr, settings.detector_settings())
@@ -291,8 +304,6 @@ class FrameProcessor:
             self._timeline.append((now, point))
 
     def _record(self, now: float, frame_ms: float, analysis_ms: float | None, failed: bool) -> None:
-        if now < self._last_timestamp:
-            self._recent.clear()
         self._last_timestamp = now
         self._recent.append(now)
         while now - self._recent[0] > self.FPS_WINDOW_SECONDS:

@@ -4,16 +4,15 @@ import time
 
 import av
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from fer_core.labels import EMOTION_COLORS, EMOTIONS
+from fer_core.charts import probability_timeline
 from fer_core.resources import pipeline_or_stop
 from fer_core.video import FrameProcessor, LiveSettings, LiveSnapshot, ice_servers
 
 CHART_SECONDS = 30
-REFRESH_SECONDS = 0.33
+REFRESH_SECONDS = 0.5
 
 st.title("🎥 Live")
 st.write(
@@ -65,32 +64,13 @@ ctx = webrtc_streamer(
 )
 
 
-def timeline_figure(snapshot: LiveSnapshot) -> go.Figure:
-    seconds = snapshot.times - snapshot.times[-1] if len(snapshot.times) else snapshot.times
-    recent = seconds >= -CHART_SECONDS
-    figure = go.Figure(
-        [
-            go.Scatter(x=seconds[recent], y=snapshot.probs[recent, i], name=name, line_color=EMOTION_COLORS[name])
-            for i, name in enumerate(EMOTIONS)
-        ]
-    )
-    figure.update_layout(
-        title="Main face, last 30 s",
-        xaxis=dict(range=[-CHART_SECONDS, 0], title="seconds"),
-        yaxis=dict(range=[0, 1], tickformat=".0%", title="probability"),
-        height=320,
-        margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", y=-0.25),
-        uirevision="timeline",
-    )
-    return figure
-
-
 def show(snapshot: LiveSnapshot, key: str) -> None:
     stats, main = snapshot.stats, snapshot.main
     with readout.container():
         face, faces, analysed, rate, cost = st.columns(5)
-        face.metric("Main face", f"{main.label} {main.confidence:.0%}" if main else "none")
+        face.metric(
+            f"Main face #{main.id}" if main else "Main face", f"{main.label} {main.confidence:.0%}" if main else "none"
+        )
         faces.metric("Faces", len(snapshot.tracks))
         analysed.metric("Frames analysed", stats.analyzed)
         rate.metric("Frames per second", f"{stats.fps:.1f}")
@@ -100,7 +80,7 @@ def show(snapshot: LiveSnapshot, key: str) -> None:
             f"{stats.reused} drawn with the previous faces while the model was busy, {stats.errors} failed."
         )
     if np.isfinite(snapshot.probs).any():
-        chart.plotly_chart(timeline_figure(snapshot), key=key)
+        chart.plotly_chart(probability_timeline(snapshot.times, snapshot.probs, CHART_SECONDS), key=key)
 
 
 readout = st.empty()

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from fer_core.images import MAX_PIXELS
-from tests.hostile_corpus import BOMB_RSS_LIMIT_MB, cli_outcomes, corpus, model_args, page_outcome, run_measured, write_files
+from tests import hostile_corpus as hc
 
-CASES = corpus()
+CASES = hc.corpus()
 REAL_MODEL = not os.environ.get("FER_MODEL")
 
 
@@ -29,7 +29,7 @@ def test_corpus_is_what_it_says():
 @pytest.fixture(scope="module")
 def cli(tmp_path_factory):
     """One `predict --json` run over the whole corpus: (outcomes, process result, peak RSS in MB)."""
-    return cli_outcomes(CASES, tmp_path_factory.mktemp("corpus"), timeout=300)
+    return hc.cli_outcomes(CASES, tmp_path_factory.mktemp("corpus"), timeout=300)
 
 
 def test_cli_prints_one_line_per_unreadable_file_and_no_traceback(cli):
@@ -40,7 +40,7 @@ def test_cli_prints_one_line_per_unreadable_file_and_no_traceback(cli):
     assert all(line.startswith("error: ") for line in lines), lines
     assert len(lines) == sum(case.error is not None for case in CASES.values())
     assert run.returncode == 1  # some files could not be read
-    assert peak_mb < BOMB_RSS_LIMIT_MB  # the 100 MP image at the limit is decoded in this run
+    assert peak_mb < hc.BOMB_RSS_LIMIT_MB  # the 100 MP image at the limit is decoded in this run
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -52,19 +52,20 @@ def test_cli_result(cli, name):
 
 
 def test_cli_memory_on_the_png_bomb(tmp_path):
-    path = write_files({"bomb": CASES["PNG bomb 30000x30000"]}, tmp_path)["bomb"]
-    command = [sys.executable, "-m", "fer_core", "predict", str(path), *model_args()]
-    run, peak_mb = run_measured(command, tmp_path, timeout=180)
-    print(f"30000x30000 PNG bomb: peak RSS {peak_mb:.0f} MB (bound {BOMB_RSS_LIMIT_MB} MB)")
+    path = hc.write_files({"bomb": CASES["PNG bomb 30000x30000"]}, tmp_path)["bomb"]
+    command = [sys.executable, "-m", "fer_core", "predict", str(path), *hc.model_args()]
+    run, peak_mb = hc.run_measured(command, tmp_path, timeout=180)
+    print(f"30000x30000 PNG bomb: peak RSS {peak_mb:.0f} MB (bound {hc.BOMB_RSS_LIMIT_MB} MB)")
     assert run.returncode == 1
-    assert run.stderr == f"error: {path}: the image is 30000x30000 pixels, too large to decode safely; at most {MAX_PIXELS // 1_000_000} megapixels are accepted\n"
-    assert peak_mb < BOMB_RSS_LIMIT_MB
+    limit = f"at most {MAX_PIXELS // 1_000_000} megapixels are accepted"
+    assert run.stderr == f"error: {path}: the image is too large to decode safely; {limit}\n"
+    assert peak_mb < hc.BOMB_RSS_LIMIT_MB
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_photo_page_result(name):
     case = CASES[name]
-    outcome = page_outcome(case)
+    outcome = hc.page_outcome(case)
     assert outcome.meets(case), f"{name}: expected {case.expected}, got {outcome}"
     if case.error is not None:
         assert outcome.error.startswith(f"Cannot read **{case.filename}**: ")

@@ -56,3 +56,22 @@ def test_few_step_training_writes_artifacts_and_resumes(tiny_fer, tmp_path):
     assert any("resuming from epoch 2" in m for m in messages)
     history = json.loads((out / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+def test_resume_with_a_new_epoch_budget_keeps_optimizer_state(tiny_fer, tmp_path):
+    config = TrainConfig(
+        data=str(tiny_fer),
+        out=str(tmp_path / "model"),
+        work_dir=str(tmp_path / "work"),
+        epochs=4,
+        batch_size=8,
+        steps_per_epoch=2,
+    )
+    train(TrainConfig(**{**config.__dict__, "epochs": 1}), log=lambda *_: None)  # planned as a 1-epoch run
+    messages = []
+    train(config, log=messages.append)
+    assert any("re-planned" in m for m in messages)
+    history = json.loads((tmp_path / "model" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    # The step count carried over, so the new cosine schedule decays to (near) zero by epoch 4.
+    assert history[-1]["learning_rate"] < history[1]["learning_rate"]

@@ -270,6 +270,23 @@ def test_an_error_on_one_frame_passes_it_through_and_the_next_frame_works(caplog
     assert (stats.frames, stats.analyzed, stats.errors) == (3, 2, 1)
 
 
+@pytest.mark.parametrize("restart_at", [0.0, 60.0], ids=["clock-back", "long-gap"])
+def test_a_new_stream_starts_afresh(restart_at):
+    pipeline = FakePipeline()
+    processor = processor_for(pipeline)
+    run(processor, pipeline, [[(200, 150, 120, 120)]] * 30)  # a 2 s stream, then STOP
+
+    pipeline.boxes = []
+    out = processor.process(blank(), timestamp=restart_at)  # START again: its frame times begin anew
+    snapshot = processor.snapshot()
+    assert np.array_equal(out, blank()), "the last stream's face is not drawn on the new one"
+    assert snapshot.tracks == [] and snapshot.main is None
+    assert len(snapshot.times) == 1, "the chart starts afresh"
+    pipeline.boxes = [(300, 150, 120, 120)]
+    processor.process(blank(), timestamp=restart_at + 1 / FPS)
+    assert [t.id for t in processor.snapshot().tracks] == [2]
+
+
 def test_timeline_is_bounded_and_marks_frames_without_a_face():
     pipeline = FakePipeline()
     processor = processor_for(pipeline, timeline_length=20)
