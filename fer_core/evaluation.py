@@ -61,10 +61,25 @@ def evaluate_predictions(
     `y_pred` may hold -1 for "no prediction" (no face found): it counts as wrong.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    n_classes = len(EMOTIONS)
     found = y_pred >= 0
-    matrix = confusion_matrix(y_true[found], y_pred[found], n_classes)
-    support = np.bincount(y_true, minlength=n_classes)
+    matrix = confusion_matrix(y_true[found], y_pred[found])
+    support = np.bincount(y_true, minlength=len(EMOTIONS))
+    return evaluation_from_matrix(matrix, support, list(EMOTIONS), detection_rate=detection_rate, data=data)
+
+
+def evaluation_from_matrix(
+    matrix: np.ndarray,
+    support: np.ndarray,
+    labels: list[str],
+    detection_rate: float | None = None,
+    data: str | None = None,
+) -> Evaluation:
+    """All scores from a confusion matrix (rows true, columns predicted) and the true counts per class.
+
+    `support` may exceed the matrix's row sums: the difference are samples with no prediction.
+    """
+    matrix, support = np.asarray(matrix, np.int64), np.asarray(support, np.int64)
+    n_classes = len(labels)
     true_positive = np.diag(matrix)
     predicted = matrix.sum(axis=0)
     precision = np.divide(true_positive, predicted, out=np.zeros(n_classes), where=predicted > 0)
@@ -72,17 +87,18 @@ def evaluate_predictions(
     denominator = precision + recall
     f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(n_classes), where=denominator > 0)
     present = support > 0
+    n = int(support.sum())
     return Evaluation(
-        n=int(len(y_true)),
-        accuracy=float(true_positive.sum() / max(len(y_true), 1)),
+        n=n,
+        accuracy=float(true_positive.sum() / max(n, 1)),
         macro_f1=float(f1[present].mean()) if present.any() else 0.0,
-        weighted_f1=float((f1 * support).sum() / max(support.sum(), 1)),
+        weighted_f1=float((f1 * support).sum() / max(n, 1)),
         per_class={
             name: ClassScores(float(precision[i]), float(recall[i]), float(f1[i]), int(support[i]))
-            for i, name in enumerate(EMOTIONS)
+            for i, name in enumerate(labels)
         },
         confusion_matrix=matrix.tolist(),
-        labels=list(EMOTIONS),
+        labels=list(labels),
         detection_rate=detection_rate,
         data=data,
     )

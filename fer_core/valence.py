@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_core.evaluation import ClassScores, Evaluation
+from fer_core.evaluation import Evaluation, evaluation_from_matrix
 from fer_core.labels import VALENCE
 
 
@@ -24,24 +24,6 @@ def group_evaluation(evaluation: Evaluation, groups: dict[str, tuple[str, ...]] 
     class_support = np.array([evaluation.per_class[label].support for label in evaluation.labels], np.int64)
     support = class_support @ membership
 
-    true_positive = np.diag(matrix)
-    predicted = matrix.sum(axis=0)
-    precision = np.divide(true_positive, predicted, out=np.zeros(len(groups)), where=predicted > 0)
-    recall = np.divide(true_positive, support, out=np.zeros(len(groups)), where=support > 0)
-    denominator = precision + recall
-    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(len(groups)), where=denominator > 0)
-    present = support > 0
-    return Evaluation(
-        n=evaluation.n,
-        accuracy=float(true_positive.sum() / max(evaluation.n, 1)),
-        macro_f1=float(f1[present].mean()) if present.any() else 0.0,
-        weighted_f1=float((f1 * support).sum() / max(support.sum(), 1)),
-        per_class={
-            name: ClassScores(float(precision[g]), float(recall[g]), float(f1[g]), int(support[g]))
-            for g, name in enumerate(groups)
-        },
-        confusion_matrix=matrix.tolist(),
-        labels=list(groups),
-        detection_rate=evaluation.detection_rate,
-        data=evaluation.data,
+    return evaluation_from_matrix(
+        matrix, support, list(groups), detection_rate=evaluation.detection_rate, data=evaluation.data
     )

@@ -62,6 +62,14 @@ def _seeds() -> list[bytes]:
         for mode in modes:
             seeds.append(_encode(np.dstack([face, face[..., :1]]), mode, fmt))
             seeds.append(_encode(np.dstack([gradient, gradient[..., :1]]), mode, fmt))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate
+    exif[0x010E] = "a photo"  # an ImageDescription, for the EXIF parser to chew on
+    frames = [Image.fromarray(face), Image.fromarray(gradient)]
+    for fmt, options in [("JPEG", {"exif": exif.tobytes()}), ("GIF", {"save_all": True, "append_images": frames[1:]})]:
+        buffer = io.BytesIO()
+        frames[0].save(buffer, format=fmt, **options)
+        seeds.append(buffer.getvalue())
     return seeds
 
 

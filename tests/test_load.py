@@ -1,10 +1,10 @@
 """Load: ten browser sessions upload a photo to one app server at the same moment.
 
 Starts `streamlit run app.py` on a free loopback port and drives one headless Chromium with ten
-contexts (async Playwright, all uploads started before any is awaited). Every session must show
-the right result, the server must load the model once, and its resident memory must stay within
+contexts at once (async Playwright, asyncio.gather). Every session must show the right result,
+the server must load the model once, and its resident memory must stay within
 SERVER_RSS_LIMIT_MB. Needs Debian's /usr/bin/chromium and the playwright package (no
-`playwright install`); skipped otherwise. Takes about a minute on 2 busy cores.
+`playwright install`); skipped otherwise. Takes 1.5-3 minutes on 2 cores shared with a training run.
 """
 
 import asyncio
@@ -25,9 +25,11 @@ from tests.conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 SESSIONS = 10
-# Measured ~0.85 GB after ten sessions (TensorFlow, the model, ten sessions' results); bound with headroom.
+# Measured 0.77-0.78 GB after ten sessions (TensorFlow, the model, ten sessions' results): bound with ~2x headroom.
 SERVER_RSS_LIMIT_MB = 1600
-PAGE_TIMEOUT_MS = 150_000
+# Per step (page load, upload, result, chart). A session takes 15-70 s here; the margin is for a machine
+# shared with a training run, where this test has taken up to 5 minutes.
+PAGE_TIMEOUT_MS = 240_000
 MODEL = Path(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
 REAL_MODEL = not os.environ.get("FER_MODEL")
 
@@ -101,6 +103,7 @@ async def _session(browser, url: str, photo: Path) -> dict:
         await page.get_by_test_id("stFileChipName").get_by_text(photo.name).wait_for(timeout=PAGE_TIMEOUT_MS)
         stage = "waiting for the result"
         await page.get_by_text("1 face found.").wait_for(timeout=PAGE_TIMEOUT_MS)
+        stage = "waiting for the chart"
         title = page.get_by_text(re.compile(r"^Face 1: \w+ \(\d+%\)$")).first
         await title.wait_for(timeout=PAGE_TIMEOUT_MS)
         return {
