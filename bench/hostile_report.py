@@ -34,7 +34,8 @@ def main() -> int:
     for name, case in cases.items():
         page = page_outcome(case)
         ok = "yes" if cli[name].meets(case) and page.meets(case) else "**NO**"
-        rows.append((name, f"{len(case.data):,}", case.expected, cli[name], page, ok))
+        label = f"{name} ({case.what})" if case.what else name
+        rows.append((label, f"{len(case.data):,}", case.expected, cli[name], page, ok))
     print("| case | bytes | expected | CLI (`python -m fer_core predict`) | photo page | as expected |")
     print("|---|---:|---|---|---|---|")
     for row in rows:

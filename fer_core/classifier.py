@@ -85,7 +85,11 @@ class Classifier:
         try:
             model = keras.models.load_model(path, compile=False, safe_mode=True)
         except Exception as error:  # Keras raises many types for a damaged archive
-            raise ModelError(f"model file {path} cannot be loaded ({type(error).__name__}: {error})") from error
+            reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+            raise ModelError(
+                f"model file {path} cannot be loaded ({reason}); "
+                "restore it with `git checkout -- models/` or train one with `python -m fer_core train`"
+            ) from error
         expected = (None, FACE_SIZE, FACE_SIZE, 1)
         if tuple(model.input_shape) != expected or model.output_shape[-1] != len(EMOTIONS):
             raise ModelError(

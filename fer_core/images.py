@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 import warnings
 from pathlib import Path
 
@@ -17,6 +19,10 @@ MAX_SIDE = 4096
 # No photo of a face is 100 times longer than it is wide; scaled down, such a strip would become
 # less than a pixel thin (Streamlit's st.image fails on one that is 4096 x 1).
 MAX_ASPECT = 100
+# Decoding an image near MAX_PIXELS takes up to ~1 GB for a few seconds. At most two such decodes run
+# at once in a process, so that many sessions uploading big images together cannot exhaust memory.
+LARGE_PIXELS = 16_000_000
+_large_decodes = threading.BoundedSemaphore(2)
 # Only these decoders ever see user bytes (JPEG includes phones' multi-picture MPO files). Pillow
 # would otherwise try every format it knows, EPS included, which hands the file to Ghostscript.
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
@@ -61,7 +67,9 @@ def decode_image(data: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
             # Let the JPEG decoder scale down by 2, 4 or 8 while decoding: faster and smaller.
             scale = max_side / max(width, height)
             image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
-        rgb = _small_rgb(image, max_side)
+        width, height = image.size  # after the draft
+        with _large_decodes if width * height > LARGE_PIXELS else contextlib.nullcontext():
+            rgb = _small_rgb(image, max_side)
         upright = _UPRIGHT.get(_orientation(image))
         if upright is not None:
             rgb = rgb.transpose(upright)

@@ -140,6 +140,12 @@ class _RunFiles:
         return json.loads(self.history.read_text()) if self.history.exists() else []
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
 def _epoch_callback(files: _RunFiles, config: TrainConfig, state: dict):
     """A Keras callback that records history, checkpoints, keeps the best weights and stops early."""
     import keras
@@ -154,7 +160,7 @@ def _epoch_callback(files: _RunFiles, config: TrainConfig, state: dict):
             record["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             record["seconds"] = time.perf_counter() - self.started
             history = [h for h in files.read_history() if h["epoch"] <= epoch] + [record]
-            files.history.write_text(json.dumps(history, indent=1) + "\n")
+            _write_atomic(files.history, json.dumps(history, indent=1) + "\n")
 
             score = record.get("val_accuracy", record.get("accuracy", 0.0))
             if score > state.get("best_score", -1.0):
@@ -167,9 +173,12 @@ def _epoch_callback(files: _RunFiles, config: TrainConfig, state: dict):
                 state["stopped_early"] = True
                 self.model.stop_training = True
             # Checkpoint first, then the state that points at it: a kill in between only
-            # repeats this epoch's bookkeeping, never loses the epoch.
-            self.model.save(files.checkpoint)
-            files.state.write_text(json.dumps(state, indent=1) + "\n")
+            # repeats this epoch's bookkeeping, never loses the epoch. Each file is written
+            # beside its final name and renamed, so a kill mid-write leaves the old one whole.
+            partial = files.checkpoint.with_name("checkpoint.partial.keras")
+            self.model.save(partial)
+            os.replace(partial, files.checkpoint)
+            _write_atomic(files.state, json.dumps(state, indent=1) + "\n")
 
     return EpochEnd()
 

@@ -29,7 +29,7 @@ with st.sidebar:
     )
     show_probs = st.toggle("Draw probability bars on the image", value=False)
 
-upload = st.file_uploader("Photo", type=["jpg", "jpeg", "png", "webp", "bmp"])
+upload = st.file_uploader("Photo", type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"])
 if upload is None:
     st.stop()
 

@@ -35,3 +35,20 @@ def pipeline():
     from fer_core.pipeline import EmotionPipeline
 
     return EmotionPipeline.load(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
+
+
+@pytest.fixture
+def tiny_fer(tmp_path) -> Path:
+    """A FER2013-shaped folder tree with 6 random faces per class in train/ and 2 in test/."""
+    import cv2
+
+    from fer_core.labels import EMOTIONS
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 6), ("test", 2)):
+        for name in EMOTIONS:
+            folder = tmp_path / "fer" / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                cv2.imwrite(str(folder / f"{i}.png"), rng.integers(0, 256, (48, 48), np.uint8))
+    return tmp_path / "fer"

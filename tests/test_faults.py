@@ -14,12 +14,10 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core.classifier import DEFAULT_MODEL
-from fer_core.labels import EMOTIONS
 from tests.conftest import ROOT
 
 PAGE = str(ROOT / "pages" / "photo.py")
@@ -103,19 +101,6 @@ def test_cli_with_missing_or_damaged_model_prints_one_line(tmp_path, astronaut_b
 
 
 # ---- training killed mid-run ----
-
-
-@pytest.fixture
-def tiny_fer(tmp_path) -> Path:
-    """A FER2013-shaped folder tree with 6 random faces per class in train/ and 2 in test/."""
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 6), ("test", 2)):
-        for name in EMOTIONS:
-            folder = tmp_path / "fer" / split / name
-            folder.mkdir(parents=True)
-            for i in range(count):
-                cv2.imwrite(str(folder / f"{i}.png"), rng.integers(0, 256, (48, 48), np.uint8))
-    return tmp_path / "fer"
 
 
 def _train_command(data: Path, tmp_path: Path, epochs: int) -> list[str]:

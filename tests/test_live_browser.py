@@ -6,22 +6,16 @@ Set FER_SCREENSHOT_DIR to keep a screenshot of the page while it streams.
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from fer_core.classifier import DEFAULT_MODEL
 from fer_core.labels import EMOTIONS
+from tests.app_server import CHROMIUM, serve_app
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT, FPS = 640, 480, 15
 FRAMES_WANTED = 15  # analysed frames counted on the page before the checks
 
@@ -42,60 +36,12 @@ def write_camera(path: Path, astronaut_bgr: np.ndarray, seconds: float = 4) -> N
             file.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("localhost", 0))
-        return sock.getsockname()[1]
-
-
-def wait_healthy(port: int, server: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"streamlit did not become healthy in {timeout} s:\n{log.read_text()}")
-
-
 @pytest.fixture
 def app_server(tmp_path):
-    """The app served on a free port: its URL, whether app.py lists the Live page, and the server's log."""
-    model = Path(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
-    if not model.is_file():
-        pytest.skip(f"no model at {model}")
-    in_app = "pages/live.py" in (ROOT / "app.py").read_text()
-    script = "app.py" if in_app else "pages/live.py"
-    port = free_port()
+    """The app served on a free port: its URL and the server's log."""
     log = tmp_path / "streamlit.log"
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        script,
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-    ]
-    with log.open("w") as output:
-        server = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_healthy(port, server, log)
-        yield f"http://localhost:{port}/", in_app, log
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with serve_app(log) as (url, _):
+        yield url + "/", log
 
 
 def metric(page, label: str) -> str:
@@ -104,7 +50,7 @@ def metric(page, label: str) -> str:
 
 
 def test_live_page_annotates_the_fake_camera(tmp_path, astronaut_bgr, app_server):
-    url, in_app, log = app_server
+    url, log = app_server
     camera = tmp_path / "camera.y4m"
     write_camera(camera, astronaut_bgr)
     args = [
@@ -123,11 +69,10 @@ def test_live_page_annotates_the_fake_camera(tmp_path, astronaut_bgr, app_server
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1500})
             page.goto(url)
-            if in_app:
-                # Through the home page, as a person would. (Opening /live as the first visitor of a fresh
-                # server runs pages/live.py without app.py: Streamlit's old pages/-directory mode.)
-                page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("live", re.I)).click()
-                page.wait_for_url("**/live")
+            # Through the home page, as a person would. (Opening /live as the first visitor of a fresh
+            # server runs pages/live.py without app.py: Streamlit's old pages/-directory mode.)
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("live", re.I)).click()
+            page.wait_for_url("**/live")
             webrtc = page.frame_locator('iframe[title*="webrtc_streamer"]')
             webrtc.get_by_role("button", name=re.compile("^start$", re.I)).click(timeout=90_000)
 

@@ -10,44 +10,23 @@ SERVER_RSS_LIMIT_MB. Needs Debian's /usr/bin/chromium and the playwright package
 import asyncio
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import cv2
 import pytest
 
-from fer_core.classifier import DEFAULT_MODEL
-from tests.conftest import ROOT
+from tests.app_server import CHROMIUM, serve_app
 
-CHROMIUM = Path("/usr/bin/chromium")
 SESSIONS = 10
 # Measured 0.77-0.78 GB after ten sessions (TensorFlow, the model, ten sessions' results): bound with ~2x headroom.
 SERVER_RSS_LIMIT_MB = 1600
 # Per step (page load, upload, result, chart). A session takes 15-70 s here; the margin is for a machine
 # shared with a training run, where this test has taken up to 5 minutes.
 PAGE_TIMEOUT_MS = 240_000
-MODEL = Path(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
 REAL_MODEL = not os.environ.get("FER_MODEL")
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (Debian package chromium)")
-
-
-# `python -m streamlit` with fer_core's INFO log lines (one per model load, from resources.load_pipeline)
-# sent to stderr: the count of "loaded model" lines is how many times the server loaded the model.
-SERVE = (
-    "import logging, sys; from streamlit.web.cli import main; log = logging.getLogger('fer_core'); "
-    "log.setLevel(logging.INFO); log.addHandler(logging.StreamHandler()); main(prog_name='streamlit')"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -60,33 +39,9 @@ def _rss_mb(pid: int, field: str = "VmRSS") -> float:
 @pytest.fixture
 def server(tmp_path):
     """The whole app on a free port: (base URL, process, path of its log)."""
-    if not MODEL.is_file():
-        pytest.skip(f"no model at {MODEL}")
-    port = _free_port()
     log = tmp_path / "streamlit.log"
-    command = [sys.executable, "-c", SERVE, "run", "app.py", "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, f"streamlit exited with {process.returncode}:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"streamlit not healthy in 120 s:\n{log.read_text()}"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                    if response.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}", process, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serve_app(log) as (url, process):
+        yield url, process, log
 
 
 async def _session(browser, url: str, photo: Path) -> dict:

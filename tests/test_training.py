@@ -1,24 +1,9 @@
 import json
 
-import cv2
 import numpy as np
 import pytest
 
-from fer_core.labels import EMOTIONS
 from fer_core.training import TrainConfig, class_weights, train
-
-
-@pytest.fixture
-def tiny_fer(tmp_path):
-    """A FER2013-shaped folder tree with 4 random faces per class in train/ and 2 in test/."""
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 4), ("test", 2)):
-        for name in EMOTIONS:
-            folder = tmp_path / "fer" / split / name
-            folder.mkdir(parents=True)
-            for i in range(count):
-                cv2.imwrite(str(folder / f"{i}.png"), rng.integers(0, 256, (48, 48), np.uint8))
-    return tmp_path / "fer"
 
 
 def test_class_weights_favour_rare_classes_and_average_one():

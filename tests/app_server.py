@@ -1,0 +1,65 @@
+"""Serving the whole app on a free loopback port for the browser tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fer_core.classifier import DEFAULT_MODEL
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+
+# `python -m streamlit` with fer_core's INFO log lines (one per model load, from resources.load_pipeline)
+# sent to stderr, so a test can count how many times the server loaded the model.
+SERVE = (
+    "import logging, sys; from streamlit.web.cli import main; log = logging.getLogger('fer_core'); "
+    "log.setLevel(logging.INFO); log.addHandler(logging.StreamHandler()); main(prog_name='streamlit')"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_app(log: Path, timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run app.py` until the block ends: (base URL, process). Skips when there is no model."""
+    model = Path(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
+    if not model.is_file():
+        pytest.skip(f"no model at {model}")
+    port = free_port()
+    command = [sys.executable, "-c", SERVE, "run", "app.py", "--server.headless", "true"]
+    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert process.poll() is None, f"streamlit exited with {process.returncode}:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"streamlit not healthy in {timeout} s:\n{log.read_text()}"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                    if response.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
