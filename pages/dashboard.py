@@ -251,9 +251,13 @@ else:
     st.caption(UNAVAILABLE.format(CARD_FILE))
 
 st.header("Mistakes on the test set")
-data = st.text_input("FER2013 folder (train/, test/) or fer2013.csv", value=os.environ.get("FER_DATA", ""))
+# The data path comes from the server's environment only: a visitor never names a file to open.
+data = os.environ.get("FER_DATA", "")
 if not data:
-    st.caption("The data set is not shipped with the app: give its path above to see test faces the model gets wrong.")
+    st.caption(
+        "The data set is not shipped with the app: start the app with `FER_DATA` set to a FER2013 folder "
+        "(train/, test/) or fer2013.csv to see test faces the model gets wrong."
+    )
 elif not run.model_file.is_file():
     st.caption(UNAVAILABLE.format(MODEL_FILE))
 else:

@@ -214,8 +214,9 @@ def test_the_gallery_shows_the_mistakes_on_demand(monkeypatch, models, tmp_path)
 def test_the_gallery_needs_a_data_folder_and_says_when_it_is_wrong(monkeypatch, models, tmp_path):
     at = open_page(monkeypatch, models)
     assert not at.button and [c.value for c in at.caption if "not shipped" in c.value]
+    assert not at.text_input  # the path is configuration, not something a visitor types
 
-    at.text_input[0].set_value(str(tmp_path / "nowhere")).run()
+    at = open_page(monkeypatch, models, data=str(tmp_path / "nowhere"))
     at.button[0].click().run()
     assert "does not exist" in at.error[0].value
 
