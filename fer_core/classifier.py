@@ -43,6 +43,15 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "fer_vgg" / "model.keras"
 
 
+# Test-time augmentation: the (dx, dy) pixel shifts of each face that are classified, each also
+# mirrored, and the probabilities averaged. More views cost proportionally more time per face.
+TTA_VIEWS: dict[str, tuple[tuple[int, int], ...]] = {
+    "none": (),
+    "flip": ((0, 0),),
+    "shift-flip": ((0, 0), (-3, 0), (3, 0), (0, -3), (0, 3)),  # 10 views, like ten-crop
+}
+
+
 class ModelError(RuntimeError):
     """The model file is missing or cannot be loaded."""
 
@@ -55,25 +64,32 @@ class Classifier:
     TensorFlow places it on a GPU when it sees one.
     """
 
-    def __init__(self, model, flip_tta: bool = False):
+    def __init__(self, model, tta: str = "none"):
         tf = import_tensorflow()
-
+        if tta not in TTA_VIEWS:
+            raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_VIEWS)}")
         self.model = model
         self.labels = EMOTIONS
-        self.flip_tta = flip_tta
+        self.tta = tta
+        shifts = TTA_VIEWS[tta]
 
         @tf.function(input_signature=[tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.uint8)], reduce_retracing=True)
         def forward(batch):
             x = tf.cast(batch, tf.float32)
-            probs = model(x, training=False)
-            if flip_tta:
-                probs = (probs + model(tf.reverse(x, axis=[2]), training=False)) / 2
-            return probs
+            if not shifts:
+                return model(x, training=False)
+            # Every view of every face in one model call, then the views' probabilities averaged.
+            pad = max(max(abs(dx), abs(dy)) for dx, dy in shifts)
+            padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="SYMMETRIC")
+            views = [padded[:, pad + dy : pad + dy + FACE_SIZE, pad + dx : pad + dx + FACE_SIZE] for dx, dy in shifts]
+            views += [tf.reverse(view, axis=[2]) for view in views]
+            probs = model(tf.concat(views, axis=0), training=False)
+            return tf.reduce_mean(tf.reshape(probs, (len(views), -1, len(EMOTIONS))), axis=0)
 
         self._forward = forward
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_MODEL, flip_tta: bool = False) -> Classifier:
+    def load(cls, path: str | Path = DEFAULT_MODEL, tta: str = "none") -> Classifier:
         path = Path(path)
         if not path.is_file():
             raise ModelError(
@@ -95,7 +111,7 @@ class Classifier:
             raise ModelError(
                 f"model {path} takes {model.input_shape} -> {model.output_shape}, expected {expected} -> 7 classes"
             )
-        classifier = cls(model, flip_tta=flip_tta)
+        classifier = cls(model, tta=tta)
         classifier.predict_batch(np.zeros((1, FACE_SIZE, FACE_SIZE, 1), np.uint8))  # trace now, not on the first face
         return classifier
 

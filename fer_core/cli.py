@@ -12,10 +12,12 @@ import json
 import sys
 from pathlib import Path
 
-from fer_core.classifier import DEFAULT_MODEL, ModelError
+from fer_core.classifier import DEFAULT_MODEL, TTA_VIEWS, ModelError
 from fer_core.datasets import DatasetError
 from fer_core.images import ImageError
 from fer_core.training import TrainConfig
+
+TTA_HELP = "test-time augmentation: classify mirrored (flip: 2 views) or also shifted (shift-flip: 10 views) copies"
 
 
 def _predict_parser(sub) -> None:
@@ -23,7 +25,7 @@ def _predict_parser(sub) -> None:
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--json", action="store_true", help="print one JSON list of results")
-    p.add_argument("--flip-tta", action="store_true", help="also classify the mirrored face and average (2x cost)")
+    p.add_argument("--tta", choices=list(TTA_VIEWS), default="none", help=TTA_HELP)
 
 
 def _evaluate_parser(sub) -> None:
@@ -33,7 +35,7 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--write", type=Path, metavar="FILE", help="also save the evaluation as JSON to FILE")
-    p.add_argument("--flip-tta", action="store_true", help="also classify the mirrored face and average (2x cost)")
+    p.add_argument("--tta", choices=list(TTA_VIEWS), default="none", help=TTA_HELP)
 
 
 def _train_parser(sub) -> None:
@@ -63,7 +65,7 @@ def _run_predict(args) -> int:
     from fer_core.images import read_image
     from fer_core.pipeline import EmotionPipeline
 
-    pipeline = EmotionPipeline.load(args.model, flip_tta=args.flip_tta)
+    pipeline = EmotionPipeline.load(args.model, tta=args.tta)
     results, failed = [], 0
     for path in args.images:
         try:
@@ -98,7 +100,7 @@ def _run_evaluate(args) -> int:
     from fer_core.pipeline import EmotionPipeline
     from fer_core.scoring import evaluate_folder
 
-    pipeline = EmotionPipeline.load(args.model, flip_tta=args.flip_tta)
+    pipeline = EmotionPipeline.load(args.model, tta=args.tta)
     # The progress bar goes to stderr so that --json output stays clean.
     with contextlib.redirect_stdout(sys.stderr):
         evaluation = evaluate_folder(pipeline, args.data, crops=args.crops)

@@ -51,9 +51,9 @@ class EmotionPipeline:
         cls,
         model_path: str | Path = DEFAULT_MODEL,
         settings: DetectorSettings = DetectorSettings(),
-        flip_tta: bool = False,
+        tta: str = "none",
     ) -> EmotionPipeline:
-        return cls(FaceDetector(settings), Classifier.load(model_path, flip_tta=flip_tta))
+        return cls(FaceDetector(settings), Classifier.load(model_path, tta=tta))
 
     def analyze(self, image: np.ndarray, settings: DetectorSettings | None = None) -> list[Face]:
         """Every face in a BGR image, largest first, each classified (all in one batch)."""

@@ -33,3 +33,19 @@ def test_shipped_model_meets_the_accuracy_floor(pipeline, fer2013):
     assert evaluation.n == 3589
     assert evaluation.accuracy >= ACCURACY_FLOOR
     assert min(s.recall for s in evaluation.per_class.values()) > 0.2  # no class collapses
+
+
+def test_test_time_augmentation_averages_mirrored_views(pipeline):
+    from fer_core.classifier import Classifier
+
+    model = pipeline.classifier.model
+    rng = np.random.default_rng(1)
+    faces = rng.integers(0, 256, (3, 48, 48, 1), np.uint8)
+    plain = Classifier(model).predict_batch(faces)
+    mirrored = Classifier(model).predict_batch(faces[:, :, ::-1])
+    flip = Classifier(model, tta="flip").predict_batch(faces)
+    assert np.allclose(flip, (plain + mirrored) / 2, atol=1e-5)
+    shifted = Classifier(model, tta="shift-flip").predict_batch(faces)
+    assert shifted.shape == (3, 7) and np.allclose(shifted.sum(axis=1), 1, atol=1e-4)
+    with pytest.raises(ValueError, match="unknown test-time augmentation"):
+        Classifier(model, tta="ten")
