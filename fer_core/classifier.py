@@ -32,10 +32,13 @@ def _native_stderr_silenced():
 
 
 def import_tensorflow():
-    """Import TensorFlow (once) without its start-up noise."""
+    """Import TensorFlow (once), and let it find its devices, without its start-up noise."""
     if "tensorflow" not in sys.modules:
         with _native_stderr_silenced():
-            import tensorflow  # noqa: F401
+            import tensorflow
+
+            # Probing for GPUs prints a cuInit error on machines without one (full tensorflow wheel).
+            tensorflow.config.list_physical_devices("GPU")
     return sys.modules["tensorflow"]
 
 
