@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import platform
 import socket
 import subprocess
 import sys
@@ -25,16 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def machine() -> str:
-    cpu = platform.machine()
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
     import tensorflow as tf
 
-    gpus = [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
-    accelerator = f"GPU: {', '.join(gpus)}" if gpus else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores, {accelerator}, TensorFlow {tf.__version__}"
+    from fer_core.training import hardware_description
+
+    return f"{hardware_description()}, TensorFlow {tf.__version__}"
 
 
 def timed(fn, repeats: int, warmup: int = 3) -> float:

@@ -11,7 +11,7 @@ from fer_core.datasets import DatasetError, list_class_folder
 from fer_core.evaluation import Evaluation, evaluate_predictions
 from fer_core.images import ImageError, read_image
 from fer_core.pipeline import EmotionPipeline
-from fer_core.preprocess import faces_to_batch
+from fer_core.preprocess import crop_face, faces_to_batch
 
 BATCH = 256
 
@@ -57,8 +57,6 @@ def _read_crop(path: Path) -> np.ndarray:
 
 
 def _largest_face(pipeline: EmotionPipeline, path: Path) -> np.ndarray | None:
-    from fer_core.preprocess import crop_face
-
     try:
         image = read_image(path)
     except ImageError as error:

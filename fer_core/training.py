@@ -258,6 +258,7 @@ def write_artifacts(
 
     state = files.read_state()
     history = files.read_history()
+    hardware = hardware_description()
     card = {
         "name": out.name,
         "architecture": config.architecture,
@@ -270,7 +271,7 @@ def write_artifacts(
         "best_val_accuracy": state.get("best_score"),
         "stopped_early": bool(state.get("stopped_early")),
         "training_seconds": round(sum(h["seconds"] for h in history), 1),
-        "hardware": hardware_description(),
+        "hardware": hardware,
         "data": {
             "path": str(config.data),
             "train_counts": train_set.class_counts(),
@@ -281,7 +282,7 @@ def write_artifacts(
         "test_accuracy": evaluation.accuracy,
         "test_macro_f1": evaluation.macro_f1,
         "ms_per_face": round(classifier.time_single_face(), 3),
-        "ms_per_face_measured_on": hardware_description(),
+        "ms_per_face_measured_on": hardware,
         "software": software_versions(),
         "config": asdict(config),
         "summary": model_summary(model),
