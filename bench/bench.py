@@ -51,7 +51,7 @@ def frame_with_faces(n: int, width: int = 640, height: int = 480) -> np.ndarray:
     frame = np.full((height, width, 3), (170, 180, 190), np.uint8)
     if n == 0:
         return frame
-    side = min(height - 40, (width - 20) // n - 10, 300)
+    side = min(height - 40, (width - 20) // n - 10, max(300, height // 3))  # a face fills a third of a photo
     face = cv2.resize(face, (side, side))
     for i in range(n):
         x = 10 + i * (width - 20) // n

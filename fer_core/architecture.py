@@ -10,7 +10,7 @@ from fer_core.preprocess import FACE_SIZE
 
 
 def build_vgg(
-    widths: tuple[int, ...] = (32, 64, 128, 256), convs_per_block: int = 2, dropout: float = 0.4
+    widths: tuple[int, ...] = (32, 64, 128, 256), convs_per_block: int = 2, dropout: float = 0.3
 ) -> keras.Model:
     """Blocks of (3x3 conv, BN, ReLU) x n followed by 2x2 max-pooling, then a small head.
 
@@ -25,7 +25,7 @@ def build_vgg(
             x = layers.BatchNormalization()(x)
             x = layers.ReLU()(x)
         x = layers.MaxPooling2D()(x)
-        x = layers.Dropout(min(0.1 * (block + 1), 0.3))(x)
+        x = layers.Dropout(min(0.05 * (block + 1), 0.2))(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(256, use_bias=False)(x)
     x = layers.BatchNormalization()(x)

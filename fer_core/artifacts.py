@@ -102,6 +102,7 @@ class ModelCard:
     ms_per_face: float | None = None
     config: dict = field(default_factory=dict)
     summary: str = ""
+    members: list[str] = field(default_factory=list)  # an ensemble's member runs, by directory name
 
     @classmethod
     def from_json(cls, data: dict) -> ModelCard:
@@ -114,6 +115,8 @@ class ModelCard:
             known[name] = _number(data.get(name), name)
         known["data"] = _data_used(data.get("data") or {})
         known["config"] = data.get("config") if isinstance(data.get("config"), dict) else {}
+        members = data.get("members") or []
+        known["members"] = [str(m) for m in members] if isinstance(members, list) else []
         # training stores model.summary() as a list of printed chunks, each of which may hold several lines
         summary = data.get("summary") or []
         known["summary"] = "\n".join(map(str, summary)).rstrip() if isinstance(summary, list) else str(summary)
@@ -182,9 +185,10 @@ def read_run(path: str | Path) -> ModelRun:
             problems.append(Problem(name, message, damaged=True))
             return None
 
-    history = read(HISTORY_FILE, History.from_json, "the training curves")
     evaluation = read(EVALUATION_FILE, _evaluation, "the test results")
     card = read(CARD_FILE, ModelCard.from_json, "the model card")
+    # An ensemble was not trained itself: its curves are its members'.
+    history = None if card and card.members else read(HISTORY_FILE, History.from_json, "the training curves")
     if not (path / MODEL_FILE).is_file():
         problems.append(missing(MODEL_FILE, "its mistakes on the test set"))
     return ModelRun(path.name, path, history, evaluation, card, problems)

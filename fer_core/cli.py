@@ -1,4 +1,4 @@
-"""Command line: `python -m fer_core {predict,evaluate,train}`.
+"""Command line: `python -m fer_core {predict,evaluate,train,ensemble}`.
 
 Errors a user can cause (a missing file, a non-image, a missing model) print one line on
 stderr and exit with status 1 (2 for wrong arguments), never a traceback.
@@ -59,6 +59,13 @@ def _train_parser(sub) -> None:
         default="default",
         help="tf.distribute strategy: mirrored = all GPUs of this machine, multi-worker = TF_CONFIG cluster",
     )
+
+
+def _ensemble_parser(sub) -> None:
+    p = sub.add_parser("ensemble", help="average trained models into one model file, and score it")
+    p.add_argument("members", nargs="+", type=Path, metavar="MODEL_DIR", help="trained models' directories in models/")
+    p.add_argument("--data", required=True, help="FER2013 folder or fer2013.csv; its test split is scored")
+    p.add_argument("--out", type=Path, default=DEFAULT_MODEL.parent, help="where the ensemble and its files go")
 
 
 def _run_predict(args) -> int:
@@ -141,7 +148,15 @@ def _run_train(args) -> int:
     return 0
 
 
-COMMANDS = {"predict": _run_predict, "evaluate": _run_evaluate, "train": _run_train}
+def _run_ensemble(args) -> int:
+    from fer_core.ensemble import write_ensemble
+
+    out = write_ensemble(args.members, args.out, args.data)
+    print(f"wrote {out}/model.keras")
+    return 0
+
+
+COMMANDS = {"predict": _run_predict, "evaluate": _run_evaluate, "train": _run_train, "ensemble": _run_ensemble}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     _predict_parser(sub)
     _evaluate_parser(sub)
     _train_parser(sub)
+    _ensemble_parser(sub)
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)

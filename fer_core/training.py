@@ -33,12 +33,12 @@ class TrainConfig:
     architecture: str = "vgg"
     epochs: int = 32
     batch_size: int = 64
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-3
     weight_decay: float = 5e-4
-    warmup_epochs: int = 2
+    warmup_epochs: int = 1
     label_smoothing: float = 0.1
     # Weight of class c is (balanced weight)^power: 0 ignores imbalance, 1 fully rebalances.
-    class_weight_power: float = 0.5
+    class_weight_power: float = 0.25
     patience: int = 10
     seed: int = 1
     limit: int | None = None  # use only this many images of each split (smoke tests)
@@ -78,15 +78,15 @@ def _subset(dataset: FaceDataset, limit: int | None, seed: int) -> FaceDataset:
     return FaceDataset(dataset.images[keep], dataset.labels[keep], [dataset.paths[i] for i in keep])
 
 
-def _tf_datasets(config: TrainConfig, train: FaceDataset, val: FaceDataset):
+def _tf_datasets(config: TrainConfig, train: FaceDataset, val: FaceDataset, seed: int):
     import tensorflow as tf
 
     one_hot = np.eye(len(EMOTIONS), dtype=np.float32)
     weights = class_weights(train.labels, config.class_weight_power)[train.labels].astype(np.float32)
-    augment = augmentation(config.seed)
+    augment = augmentation(seed)
     train_ds = (
         tf.data.Dataset.from_tensor_slices((train.images[..., None], one_hot[train.labels], weights))
-        .shuffle(len(train), seed=config.seed, reshuffle_each_iteration=True)
+        .shuffle(len(train), seed=seed, reshuffle_each_iteration=True)
         .batch(config.batch_size)
         .map(
             lambda x, y, w: (augment(tf.cast(x, tf.float32), training=True), y, w), num_parallel_calls=tf.data.AUTOTUNE
@@ -193,18 +193,20 @@ def train(config: TrainConfig, strategy=None, log=print) -> Path:
     if config.architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {config.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
     strategy = strategy or tf.distribute.get_strategy()
-    keras.utils.set_random_seed(config.seed)
     files = _RunFiles(Path(config.work_dir))
     files.dir.mkdir(parents=True, exist_ok=True)
+    state = files.read_state()
+    # A resumed run seeds its shuffling and augmentation with the epoch it resumes at, so it
+    # goes on to new random draws instead of replaying the ones of its first epochs.
+    keras.utils.set_random_seed(config.seed + state.get("epoch", 0))
 
     log(f"reading {config.data} ...")
     train_set = _subset(load_split(config.data, "train"), config.limit, config.seed)
     val_set = _subset(load_split(config.data, "test"), config.limit, config.seed)
     log(f"train: {len(train_set)} images, validation: {len(val_set)} images")
-    train_ds, val_ds = _tf_datasets(config, train_set, val_set)
+    train_ds, val_ds = _tf_datasets(config, train_set, val_set, seed=config.seed + state.get("epoch", 0))
     steps = config.steps_per_epoch or int(np.ceil(len(train_set) / config.batch_size))
 
-    state = files.read_state()
     if state and state.get("config", {}).get("data") not in (None, config.data):
         raise ValueError(f"{files.dir} holds a run on other data; pick another --work-dir")
     finished = state.get("stopped_early") or state.get("epoch", 0) >= config.epochs

@@ -168,7 +168,16 @@ if evaluation:
     columns[3].metric("Test faces", f"{evaluation.n:,}")
 
 st.header("Training curves")
-if history:
+compared: dict[str, History] = {}
+if card and card.members:
+    st.caption(f"`{run.name}` averages the predictions of {len(card.members)} trained models; these are their curves.")
+    for member in card.members:
+        member_run = read_run(runs[member]) if member in runs else None
+        if member_run and member_run.history:
+            compared[member] = member_run.history
+        else:
+            st.warning(f"Member `{member}` has no readable {HISTORY_FILE} in `{models_dir}`.")
+elif history:
     compared = {name: history}
     others = [other for other in names if other != name]
     if others:
@@ -179,18 +188,20 @@ if history:
                 compared[other] = other_run.history
             else:
                 st.warning(f"`{other}` has no readable history.json to compare with.")
+else:
+    st.caption(UNAVAILABLE.format(HISTORY_FILE))
+if compared:
+    best_epoch = run.best_epoch if history else None
     left, right = st.columns(2)
     accuracy = {"accuracy": "train accuracy", "val_accuracy": "validation accuracy"}
     loss = {"loss": "train loss", "val_loss": "validation loss"}
-    left.plotly_chart(curves_figure("Accuracy", accuracy, compared, run.best_epoch))
-    right.plotly_chart(curves_figure("Loss", loss, compared, run.best_epoch))
+    left.plotly_chart(curves_figure("Accuracy", accuracy, compared, best_epoch))
+    right.plotly_chart(curves_figure("Loss", loss, compared, best_epoch))
     left, right = st.columns(2)
-    if history.learning_rate_changed():
-        left.plotly_chart(curves_figure("Learning rate", {"learning_rate": "learning rate"}, compared, run.best_epoch))
-    if history.has("seconds"):
-        right.plotly_chart(curves_figure("Seconds per epoch", {"seconds": "seconds"}, compared, run.best_epoch))
-else:
-    st.caption(UNAVAILABLE.format(HISTORY_FILE))
+    if any(h.learning_rate_changed() for h in compared.values()):
+        left.plotly_chart(curves_figure("Learning rate", {"learning_rate": "learning rate"}, compared, best_epoch))
+    if any(h.has("seconds") for h in compared.values()):
+        right.plotly_chart(curves_figure("Seconds per epoch", {"seconds": "seconds"}, compared, best_epoch))
 
 st.header("Test results")
 if evaluation:
@@ -240,6 +251,8 @@ if card:
         "Test macro F1": f"{card.test_macro_f1:.3f}" if card.test_macro_f1 is not None else None,
         "Time per face": f"{card.ms_per_face:.1f} ms" if card.ms_per_face is not None else None,
     }
+    if card.members:
+        facts = {"Architecture": facts.pop("Architecture"), "Members": ", ".join(card.members), **facts}
     st.table(pd.DataFrame({"value": [value or "not recorded" for value in facts.values()]}, index=list(facts)))
     if card.summary:
         with st.expander("Architecture summary"):

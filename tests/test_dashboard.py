@@ -87,6 +87,22 @@ def test_the_charts_hold_the_stored_numbers(monkeypatch, models):
     assert "Total params" in at.code[0].value
 
 
+def test_an_ensemble_shows_its_members_curves(monkeypatch, tmp_path):
+    make_run(tmp_path / "run_a", epochs=5)
+    make_run(tmp_path / "run_b", epochs=6)
+    ensemble = make_run(tmp_path / "fer_vgg", seed=3)
+    (ensemble / HISTORY_FILE).unlink()  # an ensemble is not trained itself
+    rewrite(ensemble / CARD_FILE, lambda card: card.update(members=["run_a", "run_b"]))
+
+    at = open_page(monkeypatch, tmp_path)
+    assert not at.error and not at.warning
+    accuracy = traces(charts(at)["Accuracy"])
+    for member in ("run_a", "run_b"):
+        history = stored(tmp_path / member, HISTORY_FILE)
+        assert accuracy[f"{member}: validation accuracy"]["y"] == [h["val_accuracy"] for h in history]
+    assert at.table[0].value["value"]["Members"] == "run_a, run_b"
+
+
 def test_the_toggles_show_rates_and_valence_groups(monkeypatch, models):
     at = open_page(monkeypatch, models)
     counts = stored(models / "fer_vgg", EVALUATION_FILE)["confusion_matrix"]

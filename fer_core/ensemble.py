@@ -1,0 +1,87 @@
+"""Several trained models averaged into one model file.
+
+Networks trained separately make partly different mistakes, so the mean of their
+probabilities is right more often than any one of them. The ensemble is a plain Keras model
+(the members nested inside, then an `Average` layer), so it loads in safe mode and runs in
+one compiled call like a single network. Each member keeps its own run directory in
+`models/` (history, evaluation, card); the ensemble's card names them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fer_core.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE
+from fer_core.classifier import Classifier, ModelError
+from fer_core.datasets import load_split
+from fer_core.evaluation import evaluate_predictions, write_evaluation
+from fer_core.labels import EMOTIONS
+from fer_core.preprocess import FACE_SIZE
+
+
+def build_ensemble(members: list, name: str = "fer_ensemble"):
+    """One model whose output is the mean of the members' probabilities."""
+    import keras
+    from keras import layers
+
+    if len(members) < 2:
+        raise ValueError("an ensemble needs at least two members")
+    inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
+    outputs = []
+    for i, member in enumerate(members, start=1):
+        member.name = f"member_{i}"  # nested models need distinct names
+        outputs.append(member(inputs))
+    return keras.Model(inputs, layers.Average(name="emotion")(outputs), name=name)
+
+
+def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, log=print) -> Path:
+    """Average the members' `model.keras` into `out/model.keras`, score it on the test split
+    of `data`, and write its evaluation and model card beside it."""
+    from fer_core.training import hardware_description, model_summary, software_versions
+
+    member_dirs = [Path(d) for d in member_dirs]
+    for directory in member_dirs:
+        if not (directory / MODEL_FILE).is_file() or not (directory / CARD_FILE).is_file():
+            raise ModelError(f"{directory} is not a trained model's directory (needs {MODEL_FILE} and {CARD_FILE})")
+    if Path(out).resolve() in {d.resolve() for d in member_dirs}:
+        raise ValueError("write the ensemble to its own directory, not over one of its members")
+    cards = [json.loads((d / CARD_FILE).read_text()) for d in member_dirs]
+    model = build_ensemble([Classifier.load(d / MODEL_FILE).model for d in member_dirs])
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / MODEL_FILE)
+
+    test = load_split(data, "test")
+    classifier = Classifier.load(out / MODEL_FILE)
+    probs = classifier.predict_batch(test.images[..., None])
+    evaluation = evaluate_predictions(test.labels, probs.argmax(axis=1), data=f"{data} (test split)")
+    write_evaluation(evaluation, out / EVALUATION_FILE)
+    log(f"ensemble of {len(member_dirs)}: test accuracy {evaluation.accuracy:.4f}, macro-F1 {evaluation.macro_f1:.4f}")
+
+    hardware = hardware_description()
+    kinds = "/".join(sorted({c.get("architecture", "?") for c in cards}))
+    card = {
+        "name": out.name,
+        "architecture": f"ensemble: mean of {len(cards)} {kinds}",
+        "members": [d.name for d in member_dirs],
+        "parameters": int(model.count_params()),
+        "file_size_bytes": (out / MODEL_FILE).stat().st_size,
+        "input": "48x48 grayscale face crop, uint8",
+        "labels": list(EMOTIONS),
+        "training_seconds": round(sum(c.get("training_seconds") or 0 for c in cards), 1),
+        "hardware": cards[0].get("hardware", hardware),
+        "data": cards[0].get("data", {"path": str(data)}),
+        "trained": min(c.get("trained") or "" for c in cards) or None,
+        "finished": datetime.now(timezone.utc).isoformat(),
+        "test_accuracy": evaluation.accuracy,
+        "test_macro_f1": evaluation.macro_f1,
+        "ms_per_face": round(classifier.time_single_face(), 3),
+        "ms_per_face_measured_on": hardware,
+        "software": software_versions(),
+        "config": {"members": {d.name: c.get("config", {}) for d, c in zip(member_dirs, cards)}},
+        "summary": model_summary(model),
+    }
+    (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    return out

@@ -1,0 +1,82 @@
+"""Averaging trained models into one: the maths, the saved file, and what it writes beside it."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from fer_core.architecture import build_vgg
+from fer_core.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE, read_run
+from fer_core.classifier import Classifier, ModelError
+from fer_core.cli import main
+from fer_core.datasets import load_split
+from fer_core.ensemble import build_ensemble, write_ensemble
+
+
+def small_model(seed: int) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return build_vgg(widths=(4, 8), convs_per_block=1)
+
+
+def member_run(directory, seed: int):
+    """A trained model's directory as training leaves it: the model and its card."""
+    directory.mkdir(parents=True)
+    small_model(seed).save(directory / MODEL_FILE)
+    card = {"architecture": "vgg", "training_seconds": 100.0 + seed, "trained": f"2026-11-2{seed}T10:00:00+00:00"}
+    card["config"] = {"seed": seed}
+    (directory / CARD_FILE).write_text(json.dumps(card))
+    return directory
+
+
+def faces(n: int = 5) -> np.ndarray:
+    return np.random.default_rng(3).integers(0, 256, (n, 48, 48, 1), np.uint8)
+
+
+def test_the_ensemble_outputs_the_mean_of_its_members(tmp_path):
+    members = [small_model(1), small_model(2)]
+    singles = [Classifier(m).predict_batch(faces()) for m in members]
+    assert not np.allclose(singles[0], singles[1])  # otherwise the mean proves nothing
+
+    ensemble = build_ensemble(members)
+    ensemble.save(tmp_path / MODEL_FILE)
+    loaded = Classifier.load(tmp_path / MODEL_FILE)  # plain layers only: safe mode loads it
+    assert np.allclose(loaded.predict_batch(faces()), (singles[0] + singles[1]) / 2, atol=1e-5)
+
+
+def test_one_member_is_not_an_ensemble():
+    with pytest.raises(ValueError, match="at least two"):
+        build_ensemble([small_model(1)])
+
+
+def test_writes_model_evaluation_and_card(tmp_path, tiny_fer):
+    members = [member_run(tmp_path / "models" / f"run{seed}", seed) for seed in (1, 2)]
+    out = write_ensemble(members, tmp_path / "models" / "ensemble", tiny_fer, log=lambda _: None)
+
+    test = load_split(tiny_fer, "test")
+    predicted = Classifier.load(out / MODEL_FILE).predict_batch(test.images[..., None]).argmax(axis=1)
+    run = read_run(out)
+    assert run.evaluation.n == len(test)
+    assert run.evaluation.accuracy == pytest.approx(np.mean(predicted == test.labels))
+    assert run.card.members == ["run1", "run2"]
+    assert run.card.training_seconds == 203.0
+    assert run.card.trained == "2026-11-21T10:00:00+00:00"
+    assert run.card.parameters == sum(Classifier.load(m / MODEL_FILE).model.count_params() for m in members)
+    assert run.problems == []  # no history of its own is expected of an ensemble
+    assert json.loads((out / EVALUATION_FILE).read_text())["accuracy"] == run.evaluation.accuracy
+
+
+def test_refuses_to_overwrite_a_member_or_use_a_non_run(tmp_path, tiny_fer):
+    members = [member_run(tmp_path / f"run{seed}", seed) for seed in (1, 2)]
+    with pytest.raises(ValueError, match="its own directory"):
+        write_ensemble(members, members[0], tiny_fer)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="not a trained model's directory"):
+        write_ensemble([members[0], tmp_path / "empty"], tmp_path / "out", tiny_fer)
+
+
+def test_cli_says_what_is_wrong_in_one_line(tmp_path, tiny_fer, capsys):
+    assert main(["ensemble", str(tmp_path / "nowhere"), str(tmp_path / "none"), "--data", str(tiny_fer)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "not a trained model's directory" in error
+    assert error.count("\n") == 1
