@@ -1,4 +1,5 @@
-"""The CNN: a VGG-style network with batch norm, sized for fast CPU inference."""
+"""The CNN: a VGG-style network with batch norm, sized for fast CPU inference, and the
+project's own layers (registered, so saved models that use them load in safe mode)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,18 @@ from keras import layers
 
 from fer_core.labels import EMOTIONS
 from fer_core.preprocess import FACE_SIZE
+
+
+@keras.saving.register_keras_serializable(package="fer_core")
+class HorizontalFlip(layers.Layer):
+    """The mirror image of a face (a fixed, not random, flip): lets a model also look at
+    the mirrored face and average the two readings."""
+
+    def call(self, inputs):
+        return keras.ops.flip(inputs, axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
 
 def build_vgg(

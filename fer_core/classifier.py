@@ -101,6 +101,8 @@ class Classifier:
         import_tensorflow()
         import keras
 
+        import fer_core.architecture  # noqa: F401  registers the project's layers before loading
+
         try:
             model = keras.models.load_model(path, compile=False, safe_mode=True)
         except Exception as error:  # Keras raises many types for a damaged archive

@@ -66,6 +66,7 @@ def _ensemble_parser(sub) -> None:
     p.add_argument("members", nargs="+", type=Path, metavar="MODEL_DIR", help="trained models' directories in models/")
     p.add_argument("--data", required=True, help="FER2013 folder or fer2013.csv; its test split is scored")
     p.add_argument("--out", type=Path, default=DEFAULT_MODEL.parent, help="where the ensemble and its files go")
+    p.add_argument("--no-mirror", action="store_true", help="members read only the face, not also its mirror image")
 
 
 def _run_predict(args) -> int:
@@ -151,7 +152,7 @@ def _run_train(args) -> int:
 def _run_ensemble(args) -> int:
     from fer_core.ensemble import write_ensemble
 
-    out = write_ensemble(args.members, args.out, args.data)
+    out = write_ensemble(args.members, args.out, args.data, mirror=not args.no_mirror)
     print(f"wrote {out}/model.keras")
     return 0
 

@@ -1,10 +1,11 @@
 """Several trained models averaged into one model file.
 
 Networks trained separately make partly different mistakes, so the mean of their
-probabilities is right more often than any one of them. The ensemble is a plain Keras model
-(the members nested inside, then an `Average` layer), so it loads in safe mode and runs in
-one compiled call like a single network. Each member keeps its own run directory in
-`models/` (history, evaluation, card); the ensemble's card names them.
+probabilities is right more often than any one of them; reading the mirrored face as well
+helps the same way. The ensemble is a Keras model (the members nested inside, a registered
+flip layer, an `Average` layer), so it loads in safe mode and runs in one compiled call like
+a single network. Each member keeps its own run directory in `models/` (history,
+evaluation, card); the ensemble's card names them.
 """
 
 from __future__ import annotations
@@ -21,22 +22,26 @@ from fer_core.labels import EMOTIONS
 from fer_core.preprocess import FACE_SIZE
 
 
-def build_ensemble(members: list, name: str = "fer_ensemble"):
-    """One model whose output is the mean of the members' probabilities."""
+def build_ensemble(members: list, mirror: bool = True, name: str = "fer_ensemble"):
+    """One model whose output is the mean of the members' probabilities; with `mirror`, each
+    member also reads the mirror image of the face (twice the work, a steadier answer)."""
     import keras
     from keras import layers
+
+    from fer_core.architecture import HorizontalFlip
 
     if len(members) < 2:
         raise ValueError("an ensemble needs at least two members")
     inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
+    views = [inputs, HorizontalFlip(name="mirror")(inputs)] if mirror else [inputs]
     outputs = []
     for i, member in enumerate(members, start=1):
         member.name = f"member_{i}"  # nested models need distinct names
-        outputs.append(member(inputs))
+        outputs += [member(view) for view in views]
     return keras.Model(inputs, layers.Average(name="emotion")(outputs), name=name)
 
 
-def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, log=print) -> Path:
+def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, mirror: bool = True, log=print) -> Path:
     """Average the members' `model.keras` into `out/model.keras`, score it on the test split
     of `data`, and write its evaluation and model card beside it."""
     from fer_core.training import hardware_description, model_summary, software_versions
@@ -48,7 +53,7 @@ def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, log=pri
     if Path(out).resolve() in {d.resolve() for d in member_dirs}:
         raise ValueError("write the ensemble to its own directory, not over one of its members")
     cards = [json.loads((d / CARD_FILE).read_text()) for d in member_dirs]
-    model = build_ensemble([Classifier.load(d / MODEL_FILE).model for d in member_dirs])
+    model = build_ensemble([Classifier.load(d / MODEL_FILE).model for d in member_dirs], mirror=mirror)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / MODEL_FILE)
@@ -62,10 +67,12 @@ def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, log=pri
 
     hardware = hardware_description()
     kinds = "/".join(sorted({c.get("architecture", "?") for c in cards}))
+    views = " over each face and its mirror image" if mirror else ""
     card = {
         "name": out.name,
-        "architecture": f"ensemble: mean of {len(cards)} {kinds}",
+        "architecture": f"ensemble: mean of {len(cards)} {kinds}{views}",
         "members": [d.name for d in member_dirs],
+        "mirror": mirror,
         "parameters": int(model.count_params()),
         "file_size_bytes": (out / MODEL_FILE).stat().st_size,
         "input": "48x48 grayscale face crop, uint8",

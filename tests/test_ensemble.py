@@ -35,13 +35,17 @@ def faces(n: int = 5) -> np.ndarray:
 
 def test_the_ensemble_outputs_the_mean_of_its_members(tmp_path):
     members = [small_model(1), small_model(2)]
-    singles = [Classifier(m).predict_batch(faces()) for m in members]
-    assert not np.allclose(singles[0], singles[1])  # otherwise the mean proves nothing
+    plain = [Classifier(m).predict_batch(faces()) for m in members]
+    mirrored = [Classifier(m).predict_batch(faces()[:, :, ::-1]) for m in members]
+    assert not np.allclose(plain[0], plain[1])  # otherwise the mean proves nothing
+    assert not np.allclose(plain[0], mirrored[0])
 
-    ensemble = build_ensemble(members)
-    ensemble.save(tmp_path / MODEL_FILE)
-    loaded = Classifier.load(tmp_path / MODEL_FILE)  # plain layers only: safe mode loads it
-    assert np.allclose(loaded.predict_batch(faces()), (singles[0] + singles[1]) / 2, atol=1e-5)
+    build_ensemble(members, mirror=False).save(tmp_path / "plain.keras")
+    build_ensemble(members, mirror=True).save(tmp_path / "mirror.keras")
+    # plain layers and the registered flip only: safe mode loads both
+    assert np.allclose(Classifier.load(tmp_path / "plain.keras").predict_batch(faces()), np.mean(plain, 0), atol=1e-5)
+    expected = np.mean(plain + mirrored, axis=0)
+    assert np.allclose(Classifier.load(tmp_path / "mirror.keras").predict_batch(faces()), expected, atol=1e-5)
 
 
 def test_one_member_is_not_an_ensemble():
