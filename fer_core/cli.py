@@ -53,6 +53,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--limit", type=int, help="use only N images of each split (quick trials)")
     p.add_argument("--steps-per-epoch", type=int, help="cap the steps of each epoch (quick trials)")
+    p.add_argument("--init-from", metavar="MODEL", help="start from a trained model's weights (same architecture)")
     p.add_argument(
         "--strategy",
         choices=["default", "mirrored", "multi-worker"],
@@ -142,6 +143,7 @@ def _run_train(args) -> int:
         patience=args.patience,
         seed=args.seed,
         limit=args.limit,
+        init_from=args.init_from,
         steps_per_epoch=args.steps_per_epoch,
     )
     out = train(config, strategy=make_strategy(args.strategy))

@@ -43,6 +43,7 @@ class TrainConfig:
     seed: int = 1
     limit: int | None = None  # use only this many images of each split (smoke tests)
     steps_per_epoch: int | None = None
+    init_from: str | None = None  # start from this model's weights (same architecture) instead of random ones
     extra: dict = field(default_factory=dict)
 
 
@@ -222,6 +223,9 @@ def train(config: TrainConfig, strategy=None, log=print) -> Path:
         else:
             state = {"config": asdict(config), "started": datetime.now(timezone.utc).isoformat(), "epoch": 0}
             model = ARCHITECTURES[config.architecture]()
+            if config.init_from:
+                log(f"starting from the weights of {config.init_from}")
+                model.set_weights(keras.models.load_model(config.init_from, compile=False).get_weights())
             _compile(model, config, steps)
     if not finished:
         if config.steps_per_epoch:

@@ -60,3 +60,23 @@ def test_resume_with_a_new_epoch_budget_keeps_optimizer_state(tiny_fer, tmp_path
     assert [h["epoch"] for h in history] == [1, 2, 3, 4]
     # The step count carried over, so the new cosine schedule decays to (near) zero by epoch 4.
     assert history[-1]["learning_rate"] < history[1]["learning_rate"]
+
+
+def test_a_run_can_start_from_a_trained_models_weights(tiny_fer, tmp_path):
+    import keras
+
+    config = TrainConfig(
+        data=str(tiny_fer), out=str(tmp_path / "a"), work_dir=str(tmp_path / "work_a"), epochs=1, steps_per_epoch=2
+    )
+    first = train(config, log=lambda *_: None) / "model.keras"
+    # With a zero learning rate, the second run's weights can only be the first run's.
+    messages = []
+    second = TrainConfig(
+        **{**config.__dict__, "out": str(tmp_path / "b"), "work_dir": str(tmp_path / "work_b")},
+    )
+    second.init_from, second.learning_rate, second.weight_decay = str(first), 0.0, 0.0
+    out = train(second, log=messages.append) / "model.keras"
+    assert any("starting from the weights of" in m for m in messages)
+    before = keras.models.load_model(first).trainable_weights
+    after = keras.models.load_model(out).trainable_weights
+    assert all(np.array_equal(np.asarray(b), np.asarray(a)) for b, a in zip(before, after, strict=True))
