@@ -11,7 +11,6 @@ evaluation, card); the ensemble's card names them.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 from fer_core.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE
@@ -44,7 +43,7 @@ def build_ensemble(members: list, mirror: bool = True, name: str = "fer_ensemble
 def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, mirror: bool = True, log=print) -> Path:
     """Average the members' `model.keras` into `out/model.keras`, score it on the test split
     of `data`, and write its evaluation and model card beside it."""
-    from fer_core.training import hardware_description, model_summary, software_versions
+    from fer_core.training import hardware_description, measured_card_fields
 
     member_dirs = [Path(d) for d in member_dirs]
     for directory in member_dirs:
@@ -81,14 +80,8 @@ def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, mirror:
         "hardware": cards[0].get("hardware", hardware),
         "data": cards[0].get("data", {"path": str(data)}),
         "trained": min(c.get("trained") or "" for c in cards) or None,
-        "finished": datetime.now(timezone.utc).isoformat(),
-        "test_accuracy": evaluation.accuracy,
-        "test_macro_f1": evaluation.macro_f1,
-        "ms_per_face": round(classifier.time_single_face(), 3),
-        "ms_per_face_measured_on": hardware,
-        "software": software_versions(),
         "config": {"members": {d.name: c.get("config", {}) for d, c in zip(member_dirs, cards)}},
-        "summary": model_summary(model),
+        **measured_card_fields(model, classifier, evaluation, hardware),
     }
     (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     return out
