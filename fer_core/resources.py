@@ -38,3 +38,19 @@ def pipeline_or_stop() -> EmotionPipeline:
             "or point the `FER_MODEL` environment variable at a `.keras` file."
         )
         st.stop()
+
+
+def run_inside_app() -> None:
+    """Call first on every page: makes sure the page runs inside app.py's navigation.
+
+    Because the product's layout has a `pages/` folder, a fresh server starts in Streamlit's legacy
+    pages-folder mode, and if a page's URL (e.g. /live) is its very first request, Streamlit runs
+    that page without app.py: wrong sidebar, no page config. app.py's `st.navigation` call ends the
+    mode for the whole process; here the page ends it itself and reruns, so the rerun goes through
+    app.py to the page that was asked for.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()

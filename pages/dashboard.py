@@ -28,8 +28,10 @@ from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, ModelError
 from fer_core.datasets import DatasetError, load_split
 from fer_core.evaluation import Evaluation
 from fer_core.labels import EMOTIONS
-from fer_core.resources import load_pipeline
+from fer_core.resources import load_pipeline, run_inside_app
 from fer_core.valence import group_evaluation
+
+run_inside_app()
 
 GALLERY_SIZE = 24
 UNAVAILABLE = "Not available: see the message about `{}` at the top of the page."

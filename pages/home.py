@@ -3,7 +3,9 @@
 import streamlit as st
 
 from fer_core.evaluation import read_evaluation
-from fer_core.resources import model_path
+from fer_core.resources import model_path, run_inside_app
+
+run_inside_app()
 
 st.title("Facial emotion recognition")
 st.write(

@@ -8,8 +8,10 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_core.charts import probability_timeline
-from fer_core.resources import pipeline_or_stop
+from fer_core.resources import pipeline_or_stop, run_inside_app
 from fer_core.video import FrameProcessor, LiveSettings, LiveSnapshot, ice_servers
+
+run_inside_app()
 
 CHART_SECONDS = 30
 REFRESH_SECONDS = 0.5

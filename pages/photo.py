@@ -10,7 +10,9 @@ from fer_core.detection import DetectorSettings
 from fer_core.images import ImageError, decode_image, encode_png
 from fer_core.preprocess import crop_face
 from fer_core.rendering import draw_faces
-from fer_core.resources import pipeline_or_stop
+from fer_core.resources import pipeline_or_stop, run_inside_app
+
+run_inside_app()
 
 st.title("📷 Photo")
 st.write("Upload a photo: every face found is boxed and labelled with its most likely emotion.")

@@ -71,7 +71,10 @@ def test_live_page_annotates_the_fake_camera(tmp_path, astronaut_bgr, app_server
             page.goto(url)
             # Through the home page, as a person would. (Opening /live as the first visitor of a fresh
             # server runs pages/live.py without app.py: Streamlit's old pages/-directory mode.)
-            page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("live", re.I)).click()
+            # The first render of a fresh server imports TensorFlow, which takes well over Playwright's
+            # default 30 s on a busy 2-core machine: allow it the same budget as the WebRTC start.
+            live_link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("live", re.I))
+            live_link.click(timeout=90_000)
             page.wait_for_url("**/live")
             webrtc = page.frame_locator('iframe[title*="webrtc_streamer"]')
             webrtc.get_by_role("button", name=re.compile("^start$", re.I)).click(timeout=90_000)
