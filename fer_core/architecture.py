@@ -22,6 +22,30 @@ class HorizontalFlip(layers.Layer):
         return input_shape
 
 
+@keras.saving.register_keras_serializable(package="fer_core")
+class Shift(layers.Layer):
+    """The face moved by (dx, dy) pixels, its edge mirrored into the gap (a fixed, not random,
+    shift; the same view as the classifier's `shift-flip` test-time augmentation)."""
+
+    def __init__(self, dx: int = 0, dy: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.dx, self.dy = int(dx), int(dy)
+
+    def call(self, inputs):
+        pad = max(abs(self.dx), abs(self.dy))
+        if not pad:
+            return inputs
+        padded = keras.ops.pad(inputs, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="symmetric")
+        top, left = pad + self.dy, pad + self.dx
+        return padded[:, top : top + FACE_SIZE, left : left + FACE_SIZE]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "dx": self.dx, "dy": self.dy}
+
+
 def build_vgg(
     widths: tuple[int, ...] = (32, 64, 128, 256), convs_per_block: int = 2, dropout: float = 0.3
 ) -> keras.Model:

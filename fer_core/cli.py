@@ -67,7 +67,9 @@ def _ensemble_parser(sub) -> None:
     p.add_argument("members", nargs="+", type=Path, metavar="MODEL_DIR", help="trained models' directories in models/")
     p.add_argument("--data", required=True, help="FER2013 folder or fer2013.csv; its test split is scored")
     p.add_argument("--out", type=Path, default=DEFAULT_MODEL.parent, help="where the ensemble and its files go")
-    p.add_argument("--no-mirror", action="store_true", help="members read only the face, not also its mirror image")
+    p.add_argument(
+        "--views", choices=list(TTA_VIEWS), default="flip", help="what each member reads: " + TTA_HELP.split(": ", 1)[1]
+    )
 
 
 def _run_predict(args) -> int:
@@ -154,7 +156,7 @@ def _run_train(args) -> int:
 def _run_ensemble(args) -> int:
     from fer_core.ensemble import write_ensemble
 
-    out = write_ensemble(args.members, args.out, args.data, mirror=not args.no_mirror)
+    out = write_ensemble(args.members, args.out, args.data, views=args.views)
     print(f"wrote {out}/model.keras")
     return 0
 

@@ -1,11 +1,12 @@
 """Several trained models averaged into one model file.
 
 Networks trained separately make partly different mistakes, so the mean of their
-probabilities is right more often than any one of them; reading the mirrored face as well
-helps the same way. The ensemble is a Keras model (the members nested inside, a registered
-flip layer, an `Average` layer), so it loads in safe mode and runs in one compiled call like
-a single network. Each member keeps its own run directory in `models/` (history,
-evaluation, card); the ensemble's card names them.
+probabilities is right more often than any one of them; reading each face in several views
+(mirrored, shifted) helps the same way, and works with a single member too. The ensemble is a
+Keras model (the members nested inside, the registered flip and shift layers, an `Average`
+layer), so it loads in safe mode and runs in one compiled call like a single network. Each
+member keeps its own run directory in `models/` (history, evaluation, card); the ensemble's
+card names them.
 """
 
 from __future__ import annotations
@@ -14,33 +15,39 @@ import json
 from pathlib import Path
 
 from fer_core.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE
-from fer_core.classifier import Classifier, ModelError
+from fer_core.classifier import TTA_VIEWS, Classifier, ModelError
 from fer_core.datasets import load_split
 from fer_core.evaluation import evaluate_predictions, write_evaluation
 from fer_core.labels import EMOTIONS
 from fer_core.preprocess import FACE_SIZE
 
 
-def build_ensemble(members: list, mirror: bool = True, name: str = "fer_ensemble"):
-    """One model whose output is the mean of the members' probabilities; with `mirror`, each
-    member also reads the mirror image of the face (twice the work, a steadier answer)."""
+def build_ensemble(members: list, views: str = "flip", name: str = "fer_ensemble"):
+    """One model whose output is the mean of the members' probabilities over the `views` of
+    each face (named as the classifier's test-time augmentations: `none`, `flip` = the face
+    and its mirror image, `shift-flip` = ten shifted and mirrored copies). Each view costs one
+    more pass of every member."""
     import keras
     from keras import layers
 
-    from fer_core.architecture import HorizontalFlip
+    from fer_core.architecture import HorizontalFlip, Shift
 
-    if len(members) < 2:
-        raise ValueError("an ensemble needs at least two members")
+    if views not in TTA_VIEWS:
+        raise ValueError(f"unknown views {views!r}; choose one of {', '.join(TTA_VIEWS)}")
+    shifts = TTA_VIEWS[views]
+    if len(members) < 2 and not shifts:
+        raise ValueError("an ensemble needs at least two members, or one member read in several views")
     inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
-    views = [inputs, HorizontalFlip(name="mirror")(inputs)] if mirror else [inputs]
+    faces = [Shift(dx, dy, name=f"shift_{i}")(inputs) if dx or dy else inputs for i, (dx, dy) in enumerate(shifts)]
+    faces += [HorizontalFlip(name=f"mirror_{i}")(face) for i, face in enumerate(faces)]
     outputs = []
     for i, member in enumerate(members, start=1):
         member.name = f"member_{i}"  # nested models need distinct names
-        outputs += [member(view) for view in views]
+        outputs += [member(face) for face in faces or [inputs]]
     return keras.Model(inputs, layers.Average(name="emotion")(outputs), name=name)
 
 
-def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, mirror: bool = True, log=print) -> Path:
+def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, views: str = "flip", log=print) -> Path:
     """Average the members' `model.keras` into `out/model.keras`, score it on the test split
     of `data`, and write its evaluation and model card beside it."""
     from fer_core.training import hardware_description, measured_card_fields
@@ -52,7 +59,7 @@ def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, mirror:
     if Path(out).resolve() in {d.resolve() for d in member_dirs}:
         raise ValueError("write the ensemble to its own directory, not over one of its members")
     cards = [json.loads((d / CARD_FILE).read_text()) for d in member_dirs]
-    model = build_ensemble([Classifier.load(d / MODEL_FILE).model for d in member_dirs], mirror=mirror)
+    model = build_ensemble([Classifier.load(d / MODEL_FILE).model for d in member_dirs], views=views)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / MODEL_FILE)
@@ -62,16 +69,17 @@ def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, mirror:
     probs = classifier.predict_batch(test.images[..., None])
     evaluation = evaluate_predictions(test.labels, probs.argmax(axis=1), data=f"{data} (test split)")
     write_evaluation(evaluation, out / EVALUATION_FILE)
-    log(f"ensemble of {len(member_dirs)}: test accuracy {evaluation.accuracy:.4f}, macro-F1 {evaluation.macro_f1:.4f}")
+    scores = f"test accuracy {evaluation.accuracy:.4f}, macro-F1 {evaluation.macro_f1:.4f}"
+    log(f"ensemble of {len(member_dirs)} ({views} views): {scores}")
 
     hardware = hardware_description()
     kinds = "/".join(sorted({c.get("architecture", "?") for c in cards}))
-    views = " over each face and its mirror image" if mirror else ""
+    described = {"none": "", "flip": " over each face and its mirror", "shift-flip": " over 10 shifted, mirrored views"}
     card = {
         "name": out.name,
-        "architecture": f"ensemble: mean of {len(cards)} {kinds}{views}",
+        "architecture": f"ensemble: mean of {len(cards)} {kinds}{described[views]}",
         "members": [d.name for d in member_dirs],
-        "mirror": mirror,
+        "views": views,
         "parameters": int(model.count_params()),
         "file_size_bytes": (out / MODEL_FILE).stat().st_size,
         "input": "48x48 grayscale face crop, uint8",

@@ -172,7 +172,10 @@ if evaluation:
 st.header("Training curves")
 compared: dict[str, History] = {}
 if card and card.members:
-    st.caption(f"`{run.name}` averages the predictions of {len(card.members)} trained models; these are their curves.")
+    if len(card.members) == 1:
+        st.caption(f"`{run.name}` averages what `{card.members[0]}` reads in several views of each face: its curves.")
+    else:
+        st.caption(f"`{run.name}` averages the predictions of {len(card.members)} trained models: their curves.")
     for member in card.members:
         member_run = read_run(runs[member]) if member in runs else None
         if member_run and member_run.history:

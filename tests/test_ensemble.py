@@ -40,17 +40,28 @@ def test_the_ensemble_outputs_the_mean_of_its_members(tmp_path):
     assert not np.allclose(plain[0], plain[1])  # otherwise the mean proves nothing
     assert not np.allclose(plain[0], mirrored[0])
 
-    build_ensemble(members, mirror=False).save(tmp_path / "plain.keras")
-    build_ensemble(members, mirror=True).save(tmp_path / "mirror.keras")
+    build_ensemble(members, views="none").save(tmp_path / "plain.keras")
+    build_ensemble(members, views="flip").save(tmp_path / "mirror.keras")
     # plain layers and the registered flip only: safe mode loads both
     assert np.allclose(Classifier.load(tmp_path / "plain.keras").predict_batch(faces()), np.mean(plain, 0), atol=1e-5)
     expected = np.mean(plain + mirrored, axis=0)
     assert np.allclose(Classifier.load(tmp_path / "mirror.keras").predict_batch(faces()), expected, atol=1e-5)
 
 
-def test_one_member_is_not_an_ensemble():
-    with pytest.raises(ValueError, match="at least two"):
-        build_ensemble([small_model(1)])
+def test_one_member_read_in_ten_views_matches_the_classifiers_shift_flip(tmp_path):
+    member = small_model(1)
+    build_ensemble([member], views="shift-flip").save(tmp_path / "views.keras")
+    baked = Classifier.load(tmp_path / "views.keras").predict_batch(faces())  # the registered Shift loads in safe mode
+    plain = Classifier(member).predict_batch(faces())
+    assert not np.allclose(baked, plain, atol=1e-4)  # the views change the answer ...
+    assert np.allclose(baked, Classifier(member, tta="shift-flip").predict_batch(faces()), atol=1e-5)  # ... like --tta
+
+
+def test_one_member_in_one_view_is_not_an_ensemble():
+    with pytest.raises(ValueError, match="at least two members"):
+        build_ensemble([small_model(1)], views="none")
+    with pytest.raises(ValueError, match="unknown views"):
+        build_ensemble([small_model(1), small_model(2)], views="ten")
 
 
 def test_writes_model_evaluation_and_card(tmp_path, tiny_fer):
