@@ -184,6 +184,8 @@ if card and card.members:
             st.warning(f"Member `{member}` has no readable {HISTORY_FILE} in `{models_dir}`.")
 elif history:
     compared = {name: history}
+    if card and card.config.get("init_from"):
+        st.caption(f"Fine-tuned: epoch 1 started from the weights of `{card.config['init_from']}`, not from scratch.")
     others = [other for other in names if other != name]
     if others:
         other = st.selectbox("Compare with", ["(none)", *others])
@@ -258,6 +260,8 @@ if card:
     }
     if card.members:
         facts = {"Architecture": facts.pop("Architecture"), "Members": ", ".join(card.members), **facts}
+    if card.config.get("init_from"):
+        facts = {**facts, "Started from": card.config["init_from"]}
     st.table(pd.DataFrame({"value": [value or "not recorded" for value in facts.values()]}, index=list(facts)))
     if card.summary:
         with st.expander("Architecture summary"):

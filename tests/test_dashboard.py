@@ -103,6 +103,16 @@ def test_an_ensemble_shows_its_members_curves(monkeypatch, tmp_path):
     assert at.table[0].value["value"]["Members"] == "run_a, run_b"
 
 
+def test_a_fine_tuned_run_says_where_it_started(monkeypatch, models):
+    at = open_page(monkeypatch, models)
+    assert "Started from" not in at.table[0].value["value"]  # trained from scratch: no such row
+
+    rewrite(models / "fer_vgg" / CARD_FILE, lambda card: card["config"].update(init_from="models/base/model.keras"))
+    at = open_page(monkeypatch, models)
+    assert at.table[0].value["value"]["Started from"] == "models/base/model.keras"
+    assert [c.value for c in at.caption if "Fine-tuned" in c.value and "models/base/model.keras" in c.value]
+
+
 def test_the_toggles_show_rates_and_valence_groups(monkeypatch, models):
     at = open_page(monkeypatch, models)
     counts = stored(models / "fer_vgg", EVALUATION_FILE)["confusion_matrix"]
