@@ -20,10 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 
 # `python -m streamlit` with fer_core's INFO log lines (one per model load, from resources.load_pipeline)
-# sent to stderr, so a test can count how many times the server loaded the model.
+# sent to stderr behind a mark of their own, so a test can count how many times the server loaded the
+# model (app.py's root handler prints the same lines again, in its own format).
+LOG_MARK = "[fer_core log] "
 SERVE = (
     "import logging, sys; from streamlit.web.cli import main; log = logging.getLogger('fer_core'); "
-    "log.setLevel(logging.INFO); log.addHandler(logging.StreamHandler()); main(prog_name='streamlit')"
+    f"handler = logging.StreamHandler(); handler.setFormatter(logging.Formatter({LOG_MARK!r} + '%(message)s')); "
+    "log.setLevel(logging.INFO); log.addHandler(handler); main(prog_name='streamlit')"
 )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from tests.app_server import CHROMIUM, serve_app
+from tests.app_server import CHROMIUM, LOG_MARK, serve_app
 
 SESSIONS = 10
 # Measured 0.77-0.78 GB after ten sessions (TensorFlow, the model, ten sessions' results): bound with ~2x headroom.
@@ -105,7 +105,7 @@ def test_ten_sessions_upload_at_once(server, tmp_path, astronaut_bgr):
     failures = [repr(result) for result in results if isinstance(result, BaseException)]
     done = [result for result in results if not isinstance(result, BaseException)]
     server_log = log.read_text()
-    loads = server_log.count("loaded model")
+    loads = server_log.count(f"{LOG_MARK}loaded model")
     print(
         f"\nsessions {SESSIONS}, uploads {SESSIONS}, errors {len(failures) + sum(r['errors'] for r in done)}, "
         f"{seconds:.1f} s in all, slowest upload-to-result {max((r['seconds'] for r in done), default=0):.1f} s; "
