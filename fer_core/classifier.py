@@ -75,6 +75,7 @@ class Classifier:
         self.labels = EMOTIONS
         self.tta = tta
         shifts = TTA_VIEWS[tta]
+        from fer_core.architecture import HorizontalFlip, Shift  # the same view layers an ensemble file holds
 
         @tf.function(input_signature=[tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.uint8)], reduce_retracing=True)
         def forward(batch):
@@ -82,10 +83,8 @@ class Classifier:
             if not shifts:
                 return model(x, training=False)
             # Every view of every face in one model call, then the views' probabilities averaged.
-            pad = max(max(abs(dx), abs(dy)) for dx, dy in shifts)
-            padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="SYMMETRIC")
-            views = [padded[:, pad + dy : pad + dy + FACE_SIZE, pad + dx : pad + dx + FACE_SIZE] for dx, dy in shifts]
-            views += [tf.reverse(view, axis=[2]) for view in views]
+            views = [Shift(dx, dy)(x) for dx, dy in shifts]
+            views += [HorizontalFlip()(view) for view in views]
             probs = model(tf.concat(views, axis=0), training=False)
             return tf.reduce_mean(tf.reshape(probs, (len(views), -1, len(EMOTIONS))), axis=0)
 

@@ -74,10 +74,10 @@ def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, views: 
 
     hardware = hardware_description()
     kinds = "/".join(sorted({c.get("architecture", "?") for c in cards}))
-    described = {"none": "", "flip": " over each face and its mirror", "shift-flip": " over 10 shifted, mirrored views"}
+    described = f" over {2 * len(TTA_VIEWS[views])} views of each face" if TTA_VIEWS[views] else ""
     card = {
         "name": out.name,
-        "architecture": f"ensemble: mean of {len(cards)} {kinds}{described[views]}",
+        "architecture": f"ensemble: mean of {len(cards)} {kinds}{described}",
         "members": [d.name for d in member_dirs],
         "views": views,
         "parameters": int(model.count_params()),
