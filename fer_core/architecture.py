@@ -46,6 +46,14 @@ class Shift(layers.Layer):
         return {**super().get_config(), "dx": self.dx, "dy": self.dy}
 
 
+def face_views(faces, shifts: tuple[tuple[int, int], ...]) -> list:
+    """The views a model reads of a batch of faces: each (dx, dy) shift, then the mirror image of
+    each shifted copy (so 2 views per shift). Used by the classifier's test-time augmentation and
+    baked into ensemble files alike; the layers are named, and an unshifted view is the input itself."""
+    shifted = [Shift(dx, dy, name=f"shift_{i}")(faces) if dx or dy else faces for i, (dx, dy) in enumerate(shifts)]
+    return shifted + [HorizontalFlip(name=f"mirror_{i}")(face) for i, face in enumerate(shifted)]
+
+
 def build_vgg(
     widths: tuple[int, ...] = (32, 64, 128, 256), convs_per_block: int = 2, dropout: float = 0.3
 ) -> keras.Model:

@@ -75,7 +75,7 @@ class Classifier:
         self.labels = EMOTIONS
         self.tta = tta
         shifts = TTA_VIEWS[tta]
-        from fer_core.architecture import HorizontalFlip, Shift  # the same view layers an ensemble file holds
+        from fer_core.architecture import face_views  # the same views an ensemble file holds
 
         @tf.function(input_signature=[tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.uint8)], reduce_retracing=True)
         def forward(batch):
@@ -83,8 +83,7 @@ class Classifier:
             if not shifts:
                 return model(x, training=False)
             # Every view of every face in one model call, then the views' probabilities averaged.
-            views = [Shift(dx, dy)(x) for dx, dy in shifts]
-            views += [HorizontalFlip()(view) for view in views]
+            views = face_views(x, shifts)
             probs = model(tf.concat(views, axis=0), training=False)
             return tf.reduce_mean(tf.reshape(probs, (len(views), -1, len(EMOTIONS))), axis=0)
 

@@ -30,7 +30,7 @@ def build_ensemble(members: list, views: str = "flip", name: str = "fer_ensemble
     import keras
     from keras import layers
 
-    from fer_core.architecture import HorizontalFlip, Shift
+    from fer_core.architecture import face_views
 
     if views not in TTA_VIEWS:
         raise ValueError(f"unknown views {views!r}; choose one of {', '.join(TTA_VIEWS)}")
@@ -38,8 +38,7 @@ def build_ensemble(members: list, views: str = "flip", name: str = "fer_ensemble
     if len(members) < 2 and not shifts:
         raise ValueError("an ensemble needs at least two members, or one member read in several views")
     inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
-    faces = [Shift(dx, dy, name=f"shift_{i}")(inputs) if dx or dy else inputs for i, (dx, dy) in enumerate(shifts)]
-    faces += [HorizontalFlip(name=f"mirror_{i}")(face) for i, face in enumerate(faces)]
+    faces = face_views(inputs, shifts)
     outputs = []
     for i, member in enumerate(members, start=1):
         member.name = f"member_{i}"  # nested models need distinct names
