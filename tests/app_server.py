@@ -23,6 +23,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 # sent to stderr behind a mark of their own, so a test can count how many times the server loaded the
 # model (app.py's root handler prints the same lines again, in its own format).
 LOG_MARK = "[fer_core log] "
+# Playwright's wait for a page of a fresh server (loading it, its first render, the WebRTC start).
+# The first render imports TensorFlow, and on a busy 2-core machine even loading the page's
+# scripts took over Playwright's default 30 s in a clean-clone run: `page.set_default_timeout(PAGE_TIMEOUT_MS)`.
+PAGE_TIMEOUT_MS = 90_000
 SERVE = (
     "import logging, sys; from streamlit.web.cli import main; log = logging.getLogger('fer_core'); "
     f"handler = logging.StreamHandler(); handler.setFormatter(logging.Formatter({LOG_MARK!r} + '%(message)s')); "

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fer_core.labels import EMOTIONS
-from tests.app_server import CHROMIUM, serve_app
+from tests.app_server import CHROMIUM, PAGE_TIMEOUT_MS, serve_app
 
 WIDTH, HEIGHT, FPS = 640, 480, 15
 FRAMES_WANTED = 15  # analysed frames counted on the page before the checks
@@ -68,16 +68,15 @@ def test_live_page_annotates_the_fake_camera(tmp_path, astronaut_bgr, app_server
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1500})
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
             page.goto(url)
             # Through the home page, as a person would. (Opening /live as the first visitor of a fresh
             # server runs pages/live.py without app.py: Streamlit's old pages/-directory mode.)
-            # The first render of a fresh server imports TensorFlow, which takes well over Playwright's
-            # default 30 s on a busy 2-core machine: allow it the same budget as the WebRTC start.
             live_link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("live", re.I))
-            live_link.click(timeout=90_000)
+            live_link.click()
             page.wait_for_url("**/live")
             webrtc = page.frame_locator('iframe[title*="webrtc_streamer"]')
-            webrtc.get_by_role("button", name=re.compile("^start$", re.I)).click(timeout=90_000)
+            webrtc.get_by_role("button", name=re.compile("^start$", re.I)).click()
 
             deadline = time.monotonic() + 120
             analysed = 0

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.app_server import CHROMIUM, serve_app
+from tests.app_server import CHROMIUM, PAGE_TIMEOUT_MS, serve_app
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (Debian package chromium)")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -20,9 +20,9 @@ def test_first_request_to_a_page_url_runs_inside_the_app(tmp_path):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
         try:
             page = browser.new_page()
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
             page.goto(f"{url}/photo")
-            # First render of a fresh server imports TensorFlow: allow a busy machine 90 s.
-            page.get_by_role("heading", name=re.compile("Photo")).wait_for(timeout=90_000)
+            page.get_by_role("heading", name=re.compile("Photo")).wait_for()
             nav = page.get_by_test_id("stSidebarNav")
             nav.get_by_role("link", name="Training dashboard").wait_for(timeout=30_000)
             links = [text.strip().splitlines()[-1] for text in nav.get_by_role("link").all_inner_texts()]
