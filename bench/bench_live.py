@@ -22,9 +22,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fer_core.classifier import DEFAULT_MODEL  # noqa: E402
+from fer_core.live import FrameProcessor, LiveSettings  # noqa: E402
 from fer_core.pipeline import EmotionPipeline  # noqa: E402
 from fer_core.training import hardware_description  # noqa: E402
-from fer_core.video import FrameProcessor, LiveSettings  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 

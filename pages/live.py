@@ -8,8 +8,8 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_core.charts import probability_timeline
+from fer_core.live import FrameProcessor, LiveSettings, LiveSnapshot, ice_servers
 from fer_core.resources import pipeline_or_stop, run_inside_app
-from fer_core.video import FrameProcessor, LiveSettings, LiveSnapshot, ice_servers
 
 run_inside_app()
 

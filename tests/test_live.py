@@ -13,8 +13,8 @@ import pytest
 from fer_core.classifier import DEFAULT_MODEL
 from fer_core.detection import FaceDetector
 from fer_core.labels import EMOTIONS
+from fer_core.live import FrameProcessor, LiveSettings, ice_servers
 from fer_core.pipeline import EmotionPipeline, Face
-from fer_core.video import FaceTracker, FrameProcessor, LiveSettings, ice_servers, iou
 
 FPS = 15
 HEIGHT, WIDTH = 480, 640
@@ -109,12 +109,6 @@ def run(processor: FrameProcessor, pipeline: FakePipeline, boxes_per_frame, star
     return seen
 
 
-def test_iou():
-    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1
-    assert iou((0, 0, 10, 10), (20, 20, 10, 10)) == 0
-    assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
-
-
 def test_ids_stay_stable_as_faces_move_and_a_second_face_appears():
     pipeline = FakePipeline()
     processor = processor_for(pipeline)
@@ -127,21 +121,6 @@ def test_ids_stay_stable_as_faces_move_and_a_second_face_appears():
     assert last == {1: (50 + 6 * 19, 100, 120, 120), 2: (400, 200 - 3 * 19, 90, 90)}
     # the chart follows the first face, which is also the larger
     assert processor.snapshot().main.id == 1
-
-
-def test_a_face_that_jumps_between_slow_analyses_keeps_its_id():
-    tracker = FaceTracker()
-    tracker.update([Face((100, 100, 100, 100), probs_of("happy")), Face((450, 100, 100, 100), probs_of("sad"))], 0.0)
-    # both moved 120 px (no overlap left) towards each other: each is still the nearest to its own track
-    moved = tracker.update(
-        [Face((220, 110, 100, 100), probs_of("happy")), Face((330, 90, 100, 100), probs_of("sad"))], 1.0
-    )
-    assert {t.id: t.box[0] for t in moved} == {1: 220, 2: 330}
-    # a face three widths away is someone else
-    far = tracker.update(
-        [Face((220, 110, 100, 100), probs_of("happy")), Face((0, 350, 100, 100), probs_of("sad"))], 2.0
-    )
-    assert sorted(t.id for t in far) == [1, 2, 3]
 
 
 def test_face_survives_detector_misses_and_is_dropped_after_the_grace_period():
@@ -166,17 +145,6 @@ def test_face_survives_detector_misses_and_is_dropped_after_the_grace_period():
     pipeline.boxes = []
     kept = processor.process(blank(), timestamp=32 / FPS)
     assert not np.array_equal(kept, blank())
-
-
-def test_at_a_slow_analysis_rate_one_miss_does_not_drop_the_face():
-    tracker = FaceTracker(grace_seconds=0.5)
-    face = Face((200, 150, 120, 120), probs_of("happy"))
-    for t in (0.0, 0.6):
-        tracker.update([face], t)
-    assert [track.id for track in tracker.update([], 1.2)] == [1], "missed once, 0.6 s ago: kept"
-    assert [track.id for track in tracker.update([face], 1.8)] == [1]
-    tracker.update([], 2.4)
-    assert tracker.update([], 3.0) == [], "missed twice and longer than the grace period: dropped"
 
 
 def test_a_one_off_false_detection_is_not_left_on_screen():
@@ -258,7 +226,7 @@ def test_an_error_on_one_frame_passes_it_through_and_the_next_frame_works(caplog
 
     pipeline.fail = True
     frame = blank()
-    with caplog.at_level(logging.ERROR, logger="fer_core.video"):
+    with caplog.at_level(logging.ERROR, logger="fer_core.live"):
         out = processor.process(frame, timestamp=1 / FPS)
     assert out is frame and np.array_equal(out, blank())
     assert "detector exploded" in caplog.text
@@ -296,15 +264,6 @@ def test_timeline_is_bounded_and_marks_frames_without_a_face():
     assert np.all(np.diff(snapshot.times) > 0)
     assert np.isnan(snapshot.probs[-1]).all(), "no face: a gap in the chart"
     assert snapshot.probs[0, EMOTIONS.index("neutral")] == pytest.approx(0.8)
-
-
-def test_tracker_main_face_is_the_oldest_large_one():
-    tracker = FaceTracker(smoothing=0.5)
-    tracker.update([Face((0, 0, 100, 100), probs_of("happy"))], 0.0)
-    tracker.update([Face((0, 0, 100, 100), probs_of("happy")), Face((300, 0, 120, 120), probs_of("sad"))], 0.1)
-    assert tracker.main().id == 1, "a larger newcomer does not take over"
-    tracker.update([Face((0, 0, 60, 60), probs_of("happy")), Face((300, 0, 120, 120), probs_of("sad"))], 0.2)
-    assert tracker.main().id == 2, "the first face is now much smaller"
 
 
 def test_real_detector_follows_the_astronaut_across_the_frame(astronaut_bgr):
