@@ -8,14 +8,14 @@ import streamlit as st
 logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logging.getLogger("fer_core").setLevel(logging.INFO)
 
-st.set_page_config(page_title="Facial emotion recognition", page_icon="🙂", layout="wide")
+st.set_page_config(page_title="Facial emotion recognition", page_icon=":material/mood:", layout="wide")
 
 navigation = st.navigation(
     [
-        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-        st.Page("pages/photo.py", title="Photo", icon="📷"),
-        st.Page("pages/live.py", title="Live", icon="🎥"),
-        st.Page("pages/dashboard.py", title="Training dashboard", icon="📈"),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/photo.py", title="Photo", icon=":material/photo_camera:"),
+        st.Page("pages/live.py", title="Live", icon=":material/videocam:"),
+        st.Page("pages/dashboard.py", title="Training dashboard", icon=":material/monitoring:"),
     ]
 )
 navigation.run()

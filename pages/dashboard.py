@@ -141,7 +141,7 @@ def date(text: str | None) -> str | None:
         return text
 
 
-st.title("Training dashboard")
+st.title(":material/monitoring: Training dashboard")
 st.caption("What was stored about a trained model when it was trained: read it to decide whether to trust the model.")
 
 models_dir = Path(os.environ.get("FER_MODELS_DIR") or MODELS_DIR)

@@ -27,6 +27,12 @@ else:
     st.caption("Human agreement on FER2013 is about 65%: the faces are small, grayscale and often ambiguous.")
 
 st.subheader("Pages")
-st.page_link("pages/photo.py", label="Photo: upload a picture and see every face's emotion", icon="📷")
-st.page_link("pages/live.py", label="Live: your webcam, annotated in real time", icon="🎥")
-st.page_link("pages/dashboard.py", label="Training dashboard: how the model was trained and how it scores", icon="📈")
+st.page_link(
+    "pages/photo.py", label="Photo: upload a picture and see every face's emotion", icon=":material/photo_camera:"
+)
+st.page_link("pages/live.py", label="Live: your webcam, annotated in real time", icon=":material/videocam:")
+st.page_link(
+    "pages/dashboard.py",
+    label="Training dashboard: how the model was trained and how it scores",
+    icon=":material/monitoring:",
+)

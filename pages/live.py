@@ -16,7 +16,7 @@ run_inside_app()
 CHART_SECONDS = 30
 REFRESH_SECONDS = 0.5
 
-st.title("🎥 Live")
+st.title(":material/videocam: Live")
 st.write(
     "Press **START** and allow the camera: every face is boxed and labelled in the returned video, "
     "and the chart follows the main face's emotions. Frames are analysed on the server."

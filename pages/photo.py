@@ -14,7 +14,7 @@ from fer_core.resources import pipeline_or_stop, run_inside_app
 
 run_inside_app()
 
-st.title("📷 Photo")
+st.title(":material/photo_camera: Photo")
 st.write("Upload a photo: every face found is boxed and labelled with its most likely emotion.")
 
 with st.sidebar:
@@ -31,7 +31,9 @@ with st.sidebar:
     )
     show_probs = st.toggle("Draw probability bars on the image", value=False)
 
-upload = st.file_uploader("Photo", type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"])
+# No `type=` filter: Streamlit would refuse other files with only a red icon whose reason shows on hover.
+# Every file reaches decode_image, which says in a visible message why it cannot be read.
+upload = st.file_uploader("Photo: JPEG, PNG, WebP, BMP, GIF or TIFF, up to 25 MB")
 if upload is None:
     st.stop()
 

@@ -39,3 +39,10 @@ def test_photo_without_faces_says_so():
     at.file_uploader[0].set_value(("wall.jpg", _jpeg(np.full((240, 320, 3), 255, np.uint8)), "image/jpeg")).run()
     assert not at.exception
     assert "No face found" in at.info[0].value
+
+
+def test_a_text_file_gets_a_visible_message_not_only_a_red_icon():
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.file_uploader[0].set_value(("notes.txt", b"shopping list: eggs, milk", "text/plain")).run()
+    assert not at.exception
+    assert "Cannot read **notes.txt**: not an image file" in at.error[0].value
