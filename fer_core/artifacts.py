@@ -18,6 +18,7 @@ from fer_core.classifier import Classifier
 from fer_core.datasets import FaceDataset
 from fer_core.evaluation import ClassScores, Evaluation
 from fer_core.labels import EMOTIONS
+from fer_core.paths import shown_path
 
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
@@ -166,10 +167,11 @@ def read_run(path: str | Path) -> ModelRun:
     """Read a run's files; each one missing or damaged becomes a Problem and leaves its part None."""
     path = Path(path)
     problems: list[Problem] = []
-    what_to_do = RETRAIN.format(path=path)
+    shown = shown_path(path)
+    what_to_do = RETRAIN.format(path=shown)
 
     def missing(name: str, needed_for: str) -> Problem:
-        message = f"{name} is missing from {path}, so {needed_for} cannot be shown: {what_to_do}."
+        message = f"{name} is missing from {shown}, so {needed_for} cannot be shown: {what_to_do}."
         return Problem(name, message, damaged=False)
 
     def read(name: str, parse, needed_for: str):
@@ -180,8 +182,9 @@ def read_run(path: str | Path) -> ModelRun:
         try:
             return parse(json.loads(file.read_text()))
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
-            reason = f"{type(error).__name__}: {error}"
-            message = f"{name} in {path} is damaged ({reason}), so {needed_for} cannot be shown: {what_to_do}."
+            # an OSError's text names the file by its absolute path: its strerror does not
+            reason = f"{type(error).__name__}: {error.strerror if isinstance(error, OSError) else error}"
+            message = f"{name} in {shown} is damaged ({reason}), so {needed_for} cannot be shown: {what_to_do}."
             problems.append(Problem(name, message, damaged=True))
             return None
 

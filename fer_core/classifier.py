@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.labels import EMOTIONS
+from fer_core.paths import PROJECT_DIR, shown_path
 from fer_core.preprocess import FACE_SIZE
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -42,7 +43,7 @@ def import_tensorflow():
     return sys.modules["tensorflow"]
 
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = PROJECT_DIR / "models"
 DEFAULT_MODEL = MODELS_DIR / "fer_vgg" / "model.keras"
 
 
@@ -92,9 +93,10 @@ class Classifier:
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, tta: str = "none") -> Classifier:
         path = Path(path)
+        shown = shown_path(path)
         if not path.is_file():
             raise ModelError(
-                f"model file {path} not found; train one with `python -m fer_core train` or restore models/ from git"
+                f"model file {shown} not found; train one with `python -m fer_core train` or restore models/ from git"
             )
         import_tensorflow()
         import keras
@@ -105,14 +107,15 @@ class Classifier:
             model = keras.models.load_model(path, compile=False, safe_mode=True)
         except Exception as error:  # Keras raises many types for a damaged archive
             reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+            reason = reason.replace(str(path.resolve()), shown).replace(str(path), shown)
             raise ModelError(
-                f"model file {path} cannot be loaded ({reason}); "
+                f"model file {shown} cannot be loaded ({reason}); "
                 "restore it with `git checkout -- models/` or train one with `python -m fer_core train`"
             ) from error
         expected = (None, FACE_SIZE, FACE_SIZE, 1)
         if tuple(model.input_shape) != expected or model.output_shape[-1] != len(EMOTIONS):
             raise ModelError(
-                f"model {path} takes {model.input_shape} -> {model.output_shape}, expected {expected} -> 7 classes"
+                f"model {shown} takes {model.input_shape} -> {model.output_shape}, expected {expected} -> 7 classes"
             )
         classifier = cls(model, tta=tta)
         classifier.predict_batch(np.zeros((1, FACE_SIZE, FACE_SIZE, 1), np.uint8))  # trace now, not on the first face

@@ -28,6 +28,7 @@ from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, ModelError
 from fer_core.datasets import DatasetError, load_split
 from fer_core.evaluation import Evaluation
 from fer_core.labels import EMOTIONS
+from fer_core.paths import shown_path
 from fer_core.resources import load_pipeline, run_inside_app
 from fer_core.valence import group_evaluation
 
@@ -148,8 +149,8 @@ models_dir = Path(os.environ.get("FER_MODELS_DIR") or MODELS_DIR)
 runs = {path.name: path for path in list_runs(models_dir)}
 if not runs:
     st.warning(
-        f"No trained model in `{models_dir}`. Train one with `python -m fer_core train --data <FER2013 folder>` "
-        "or restore `models/` from git."
+        f"No trained model in `{shown_path(models_dir)}`. "
+        "Train one with `python -m fer_core train --data <FER2013 folder>` or restore `models/` from git."
     )
     st.stop()
 
@@ -181,7 +182,7 @@ if card and card.members:
         if member_run and member_run.history:
             compared[member] = member_run.history
         else:
-            st.warning(f"Member `{member}` has no readable {HISTORY_FILE} in `{models_dir}`.")
+            st.warning(f"Member `{member}` has no readable {HISTORY_FILE} in `{shown_path(models_dir)}`.")
 elif history:
     compared = {name: history}
     if card and card.config.get("init_from"):
@@ -277,9 +278,10 @@ st.header("Mistakes on the test set")
 data = os.environ.get("FER_DATA", "")
 if not data:
     st.caption(
-        "The data set is not shipped with the app: start the app with `FER_DATA` set to a FER2013 folder "
-        "(train/, test/) or fer2013.csv to see test faces the model gets wrong."
+        "The data set is not shipped with the app, so this gallery of the test faces the model gets wrong is off. "
+        "To turn it on, start the app with `FER_DATA` naming a FER2013 folder (train/, test/) or fer2013.csv:"
     )
+    st.code("FER_DATA=path/to/fer2013 .venv/bin/streamlit run app.py", language="bash")
 elif not run.model_file.is_file():
     st.caption(UNAVAILABLE.format(MODEL_FILE))
 else:
@@ -290,7 +292,8 @@ else:
         try:
             mistakes = mistakes_on_test_set(str(run.model_file), data)
         except (ModelError, DatasetError, OSError) as error:
-            st.error(f"No mistakes to show: {error}")
+            # the message names the server's data folder: visitors see only the variable's name
+            st.error(f"No mistakes to show: {str(error).replace(data, '$FER_DATA')}")
         else:
             st.caption(f"{len(mistakes):,} test faces classified wrongly; the most confident mistakes first.")
             true_class = st.selectbox("True class", ["any", *EMOTIONS])

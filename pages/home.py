@@ -3,6 +3,7 @@
 import streamlit as st
 
 from fer_core.evaluation import read_evaluation
+from fer_core.paths import shown_path
 from fer_core.resources import model_path, run_inside_app
 
 run_inside_app()
@@ -18,7 +19,7 @@ evaluation_file = model_path().parent / "evaluation.json"
 try:
     evaluation = read_evaluation(evaluation_file)
 except (OSError, ValueError, KeyError, TypeError):
-    st.warning(f"No readable evaluation of the model at `{evaluation_file}`.")
+    st.warning(f"No readable evaluation of the model at `{shown_path(evaluation_file)}`.")
 else:
     left, right, third = st.columns(3)
     left.metric("Test accuracy (FER2013)", f"{evaluation.accuracy:.1%}")

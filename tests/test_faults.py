@@ -18,6 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core.classifier import DEFAULT_MODEL
+from fer_core.paths import shown_path
 from tests.conftest import ROOT
 
 PAGE = str(ROOT / "pages" / "photo.py")
@@ -59,7 +60,7 @@ def _assert_says_what_and_how_to_fix(at: AppTest, model: Path, problem: str) -> 
     assert not at.exception
     assert len(at.error) == 1 and not at.success  # the page stopped after the message
     message = at.error[0].value
-    assert str(model) in message and problem in message
+    assert shown_path(model) in message and problem in message and str(model) not in message
     assert "Fix:" in message and "FER_MODEL" in message and "python -m fer_core train" in message
 
 
@@ -97,7 +98,7 @@ def test_cli_with_missing_or_damaged_model_prints_one_line(tmp_path, astronaut_b
         run = _predict(model, image)
         assert run.returncode == 1, run.stderr
         assert run.stdout == "" and "Traceback" not in run.stderr
-        assert run.stderr.count("\n") == 1 and run.stderr.startswith(f"error: model file {model} {problem}")
+        assert run.stderr.count("\n") == 1 and run.stderr.startswith(f"error: model file {shown_path(model)} {problem}")
 
 
 # ---- training killed mid-run ----
