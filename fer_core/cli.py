@@ -1,4 +1,4 @@
-"""Command line: `python -m fer_core {predict,evaluate,train,ensemble}`.
+"""Command line: `python -m fer_core {predict,video,evaluate,train,ensemble}`.
 
 Errors a user can cause (a missing file, a non-image, a missing model) print one line on
 stderr and exit with status 1 (2 for wrong arguments), never a traceback.
@@ -26,6 +26,25 @@ def _predict_parser(sub) -> None:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--json", action="store_true", help="print one JSON list of results")
     p.add_argument("--tta", choices=list(TTA_VIEWS), default="none", help=TTA_HELP)
+
+
+def _video_parser(sub) -> None:
+    from fer_core.video import VideoLimits, VideoSettings
+
+    p = sub.add_parser("video", help="label every face of a video file; write the annotated MP4 and a CSV")
+    p.add_argument("video", type=Path, metavar="IN", help="mp4, mov, webm, avi or mkv")
+    p.add_argument("--out", type=Path, required=True, metavar="OUT.mp4", help="the annotated video (H.264 MP4)")
+    p.add_argument("--csv", type=Path, metavar="OUT.csv", help="one row per face per frame")
+    p.add_argument("--json", action="store_true", help="print the rows and a summary per face as JSON")
+    p.add_argument(
+        "--analyses-per-second",
+        type=float,
+        default=VideoSettings.analyses_per_second,
+        help="how often the model runs; the frames between reuse the last faces (0: every frame)",
+    )
+    p.add_argument("--max-minutes", type=float, default=VideoLimits.max_minutes, help="refuse longer videos")
+    p.add_argument("--max-megabytes", type=int, default=VideoLimits.max_megabytes, help="refuse larger files")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
 
 
 def _evaluate_parser(sub) -> None:
@@ -106,6 +125,57 @@ def _run_predict(args) -> int:
     return 1 if failed else 0
 
 
+def _run_video(args) -> int:
+    from fer_core.export import video_csv, video_json
+    from fer_core.pipeline import EmotionPipeline
+    from fer_core.video import VideoLimits, VideoSettings, analyze_video, probe
+
+    limits = VideoLimits(max_megabytes=args.max_megabytes, max_minutes=args.max_minutes)
+    probe(args.video, limits)  # a bad input is refused before the model loads
+    pipeline = EmotionPipeline.load(args.model)
+    partial = args.out.with_name(args.out.name + ".partial")  # an existing OUT survives a failed run
+    try:
+        analysis = analyze_video(
+            pipeline,
+            args.video,
+            partial,
+            VideoSettings(analyses_per_second=args.analyses_per_second),
+            limits,
+            on_progress=_progress_bar,
+        )
+    finally:
+        print(file=sys.stderr)
+    partial.replace(args.out)
+    if args.csv:
+        args.csv.write_text(video_csv(analysis))
+    if args.json:
+        print(video_json(analysis))
+        return 0
+    print(
+        f"{args.video}: {analysis.frames} frames, the model ran on {len(analysis.analyzed_frames)} "
+        f"(every {analysis.every}), {analysis.speed:.2f}x real time; wrote {args.out}"
+        + (f" and {args.csv}" if args.csv else "")
+    )
+    for summary in analysis.summaries():
+        print(
+            f"  face #{summary.face_id}: {summary.seconds_on_screen:.1f} s on screen "
+            f"({summary.first_s:.1f}-{summary.last_s:.1f} s), mostly {summary.dominant} "
+            f"({summary.shares[summary.dominant]:.0%} of its frames)"
+        )
+    return 0
+
+
+def _progress_bar(progress) -> None:
+    if progress.frames_total:
+        filled = round(30 * progress.fraction)
+        left = progress.seconds_left
+        eta = f", {left:.0f} s left" if left is not None else ""
+        line = f"[{'#' * filled}{'.' * (30 - filled)}] {progress.frames_done}/{progress.frames_total} frames{eta}"
+    else:
+        line = f"{progress.frames_done} frames, {progress.elapsed_s:.0f} s"
+    print(f"\r{line}", end="", file=sys.stderr, flush=True)
+
+
 def _run_evaluate(args) -> int:
     from fer_core.evaluation import write_evaluation
     from fer_core.pipeline import EmotionPipeline
@@ -161,13 +231,20 @@ def _run_ensemble(args) -> int:
     return 0
 
 
-COMMANDS = {"predict": _run_predict, "evaluate": _run_evaluate, "train": _run_train, "ensemble": _run_ensemble}
+COMMANDS = {
+    "predict": _run_predict,
+    "video": _run_video,
+    "evaluate": _run_evaluate,
+    "train": _run_train,
+    "ensemble": _run_ensemble,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_core", description="Facial emotion recognition.")
     sub = parser.add_subparsers(dest="command", required=True)
     _predict_parser(sub)
+    _video_parser(sub)
     _evaluate_parser(sub)
     _train_parser(sub)
     _ensemble_parser(sub)
