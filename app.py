@@ -15,6 +15,7 @@ navigation = st.navigation(
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/photo.py", title="Photo", icon=":material/photo_camera:"),
         st.Page("pages/live.py", title="Live", icon=":material/videocam:"),
+        st.Page("pages/video.py", title="Video", icon=":material/movie:"),
         st.Page("pages/dashboard.py", title="Training dashboard", icon=":material/monitoring:"),
     ]
 )

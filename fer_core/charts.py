@@ -52,3 +52,22 @@ def probability_timeline(times: np.ndarray, probs: np.ndarray, window_seconds: f
         uirevision="timeline",  # keeps the legend selection across redraws
     )
     return figure
+
+
+def face_timeline(times: np.ndarray, probs: np.ndarray, title: str) -> go.Figure:
+    """One line per emotion over a whole clip (times in seconds, probs (N, 7))."""
+    figure = go.Figure(
+        [
+            go.Scatter(x=times, y=probs[:, i], name=name, line_color=EMOTION_COLORS[name])
+            for i, name in enumerate(EMOTIONS)
+        ]
+    )
+    figure.update_layout(
+        title=title,
+        xaxis=dict(title="seconds into the video"),
+        yaxis=dict(range=[0, 1], tickformat=".0%", title="probability"),
+        height=300,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", y=-0.3),
+    )
+    return figure

@@ -4,10 +4,13 @@
 turned upright (phone clips carry their rotation as metadata), faces are found and classified on
 every k-th frame (`VideoSettings.analyses_per_second`), and the same `FaceTracker` as the live page
 gives each face a stable id, smooths its probabilities and carries its box over the frames between
-analyses. Every frame is drawn and encoded with libx264, at the source's timestamps (so its frame
-rate, variable or not, is kept), and the audio track is copied (or re-encoded to AAC when MP4
-cannot hold it). The result holds one `FaceRow` per face per frame, marked `analyzed` on the
-frames the model ran on.
+analyses. Unlike the live page, a face is shown only once it has been found in two analyses
+(`confirm_after`): a file has no hurry, and one-off false detections stay out of the results.
+
+Every frame is drawn and encoded with libx264 at the source's timestamps (so its frame rate,
+variable or not, is kept), and the audio track is copied (or re-encoded to AAC when MP4 cannot hold
+it). The result holds one `FaceRow` per face per frame, marked `analyzed` on the frames the model
+ran on.
 
 User-caused problems (not a video, damaged, too long, too large) raise `VideoError` with a message
 meant for the user; on any failure the partial output is discarded (a path is deleted).
@@ -62,6 +65,9 @@ class VideoSettings:
     smoothing: float = 0.6
     grace_seconds: float = 0.5
     iou_threshold: float = 0.2
+    # A face is drawn and listed once found in this many analyses: a one-off false detection (the
+    # Haar cascade now and then also boxes a whole head around a face) never shows. 1 = at once.
+    confirm_after: int = 2
     show_probs: bool = False
     preset: str = "veryfast"  # libx264 speed/size trade-off
     crf: int = 23  # libx264 quality: lower is better and larger
@@ -238,6 +244,7 @@ def _annotate(pipeline, container, destination, settings, limits, on_progress, p
     detector_settings = settings.detector_settings()
     rows: list[FaceRow] = []
     analyzed: list[int] = []
+    ids: dict[int, int] = {}  # tracker's id -> the face's number in the output
     try:
         output = av.open(destination if not isinstance(destination, Path) else str(destination), "w", format="mp4")
     except (av.FFmpegError, OSError) as error:
@@ -269,12 +276,14 @@ def _annotate(pipeline, container, destination, settings, limits, on_progress, p
                     if is_analyzed:
                         tracker.update(pipeline.analyze(bgr, detector_settings), time_s)
                         analyzed.append(number)
-                    tracks = tracker.visible()
+                    tracks = [track for track in tracker.visible() if track.hits >= settings.confirm_after]
+                    for track in tracks:  # faces are numbered 1, 2, ... as they are confirmed
+                        ids.setdefault(track.id, len(ids) + 1)
                     rows += [
-                        FaceRow(number, time_s, t.id, t.box, t.probs.copy(), is_analyzed and not t.missed)
+                        FaceRow(number, time_s, ids[t.id], t.box, t.probs.copy(), is_analyzed and not t.missed)
                         for t in tracks
                     ]
-                    captions = [f"#{track.id} {caption(track.face)}" for track in tracks]
+                    captions = [f"#{ids[track.id]} {caption(track.face)}" for track in tracks]
                     annotated = draw_faces(bgr, [track.face for track in tracks], captions, settings.show_probs)
                     writer.write(annotated, frame)
                     number += 1

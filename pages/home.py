@@ -32,6 +32,7 @@ st.page_link(
     "pages/photo.py", label="Photo: upload a picture and see every face's emotion", icon=":material/photo_camera:"
 )
 st.page_link("pages/live.py", label="Live: your webcam, annotated in real time", icon=":material/videocam:")
+st.page_link("pages/video.py", label="Video: a recorded clip, every face followed and charted", icon=":material/movie:")
 st.page_link(
     "pages/dashboard.py",
     label="Training dashboard: how the model was trained and how it scores",

@@ -12,7 +12,7 @@ from tests.app_server import CHROMIUM, PAGE_TIMEOUT_MS, serve_app
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not found (Debian package chromium)")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
-APP_PAGES = ["Home", "Photo", "Live", "Training dashboard"]  # app.py's st.navigation titles
+APP_PAGES = ["Home", "Photo", "Live", "Video", "Training dashboard"]  # app.py's st.navigation titles
 
 
 def test_first_request_to_a_page_url_runs_inside_the_app(tmp_path):
@@ -31,6 +31,6 @@ def test_first_request_to_a_page_url_runs_inside_the_app(tmp_path):
             browser.close()
 
     # Each link reads icon, then title. Without app.py, Streamlit's pages-folder mode would list the files
-    # instead: app, dashboard, home, live, photo.
+    # instead: app, dashboard, home, live, photo, video.
     assert links == APP_PAGES
     assert path == "/photo"

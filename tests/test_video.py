@@ -46,7 +46,7 @@ def test_a_moving_face_keeps_one_id_and_its_label(clip, analysed):
     assert analysis.face_ids() == [1], "one face, one id, all the way across"
     xs = [row.box[0] for row in analysis.rows if row.analyzed]
     assert xs[-1] - xs[0] > 100, "the box followed the face across the frame"
-    assert len(analysis.rows) >= count - analysis.every, "the face is on (almost) every frame"
+    assert len(analysis.rows) >= count - 2 * analysis.every, "the face is on every frame once confirmed"
     summary = analysis.summaries()[0]
     assert summary.seconds_on_screen == pytest.approx(2.0, abs=0.2)
     if not os.environ.get("FER_MODEL"):  # the stand-in model of a smoke run gives near-random labels
@@ -73,9 +73,9 @@ def test_the_annotated_mp4_has_every_frame_the_audio_and_the_frame_rate(clip, an
         frames = [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
     assert len(frames) == count
     with av.open(str(path)) as container:
-        first = next(container.decode(video=0)).to_ndarray(format="bgr24")
-    assert frames[0].shape == first.shape
-    assert np.abs(frames[0].astype(int) - first).max() > 100, "the box and label are drawn"
+        last = list(container.decode(video=0))[-1].to_ndarray(format="bgr24")
+    assert frames[-1].shape == last.shape
+    assert np.abs(frames[-1].astype(int) - last).max() > 100, "the box and label are drawn"
     assert analysis.audio_kept
 
 
@@ -96,7 +96,8 @@ def test_csv_and_json_hold_a_row_per_face_per_frame(analysed):
         assert column in VIDEO_COLUMNS
     assert len(rows) == len(analysis.rows)
     first = rows[0]
-    assert first["frame"] == "0" and first["face_id"] == "1" and first["analyzed"] == "1"
+    # the face is listed from its second analysis on (frame 5), when it is confirmed
+    assert first["frame"] == "5" and first["face_id"] == "1" and first["analyzed"] == "1"
     assert sum(float(first[name]) for name in EMOTIONS) == pytest.approx(1, abs=1e-3)
     assert first["label"] == max(EMOTIONS, key=lambda name: float(first[name]))
     document = json.loads(video_json(analysis))

@@ -1,0 +1,38 @@
+"""The video page in AppTest: a clip goes in, the annotated video, summary, timeline and downloads come out;
+a broken file gets one message."""
+
+import io
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+from tests.video_clips import face_clip
+
+PAGE = str(ROOT / "pages" / "video.py")
+
+
+def test_a_clip_is_analysed_into_video_summary_chart_and_downloads():
+    clip = io.BytesIO()
+    count = face_clip(clip, 640, 480, fps=30, seconds=1.0)
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.file_uploader[0].set_value(("walk.mp4", clip.getvalue(), "video/mp4")).run()
+    assert not at.exception and not at.error
+    assert "640x480" in at.caption[0].value
+    [start] = [b for b in at.button if b.label == "Analyse the video"]
+    start.click().run()
+    assert not at.exception and not at.error
+    assert f"{count} frames" in at.caption[1].value and "one in 5" in at.caption[1].value
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download annotated video (MP4)", "Download results (CSV)", "Download results (JSON)"]
+    table = at.dataframe[0].value
+    assert list(table["face"]) == ["#1"]
+    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("video")) == 1
+
+
+def test_a_text_file_named_mp4_gets_one_message():
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.file_uploader[0].set_value(("holiday.mp4", b"not a video at all" * 100, "video/mp4")).run()
+    assert not at.exception
+    assert "Cannot read **holiday.mp4**: not a video" in at.error[0].value
+    assert not [b for b in at.button if b.label == "Analyse the video"]
