@@ -11,4 +11,6 @@ with contextlib.suppress(ImportError):
 
 from fer_core.labels import EMOTIONS  # noqa: E402
 
-__all__ = ["EMOTIONS"]
+__version__ = "0.1.0"  # the one place it is written: pyproject.toml reads it from here
+
+__all__ = ["EMOTIONS", "__version__"]

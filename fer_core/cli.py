@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import sys
 from pathlib import Path
 
+from fer_core import __version__
 from fer_core.classifier import DEFAULT_MODEL, TTA_VIEWS, ModelError
 from fer_core.datasets import DatasetError
 from fer_core.images import ImageError
+from fer_core.paths import shown_path
 from fer_core.training import TrainConfig
 
 TTA_HELP = "test-time augmentation: classify mirrored (flip: 2 views) or also shifted (shift-flip: 10 views) copies"
@@ -240,15 +243,57 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+# One example per command, shown at the end of its --help; they run as written in the project folder
+# (given FER2013 in fer2013/ and, for video, a clip.mp4).
+EXAMPLES = {
+    "predict": "python -m fer_core predict docs/astronaut.jpg --json",
+    "video": "python -m fer_core video clip.mp4 --out clip_emotions.mp4 --csv clip_emotions.csv",
+    "evaluate": "python -m fer_core evaluate --data fer2013/test --crops",
+    "train": "python -m fer_core train --data fer2013 --out models/my_run",
+    "ensemble": "python -m fer_core ensemble models/fer_vgg_net --views flip --data fer2013 --out models/my_ensemble",
+}
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every option that has a default says it (paths relative to the project); the example keeps its lines."""
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if action.help is None and self._default(action) is not None:
+            action = copy.copy(action)  # argparse prints no help line for an option without help: give it one
+            action.help = self._get_help_string(action).strip()
+        return super()._format_action(action)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help = action.help or ""
+        default = self._default(action)
+        return help if default is None or "(default:" in help else f"{help} (default: {default})"
+
+    @staticmethod
+    def _default(action: argparse.Action) -> str | None:
+        """The default as help shows it; None for positionals, flags and options that are off unless given."""
+        if not action.option_strings or action.default in (None, False, argparse.SUPPRESS):
+            return None
+        shown = shown_path(action.default) if isinstance(action.default, Path) else str(action.default)
+        return shown.replace("%", "%%")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fer_core", description="Facial emotion recognition.")
+    parser.add_argument("--version", action="version", version=f"fer_core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _predict_parser(sub)
     _video_parser(sub)
     _evaluate_parser(sub)
     _train_parser(sub)
     _ensemble_parser(sub)
-    args = parser.parse_args(argv)
+    for name, command in sub.choices.items():
+        command.formatter_class = HelpFormatter
+        command.epilog = f"example:\n  {EXAMPLES[name]}"
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except (ModelError, DatasetError, ImageError, ValueError) as error:

@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from fer_core import __version__
+from fer_core.artifacts import EVALUATION_FILE, MODEL_FILE
 from fer_core.evaluation import read_evaluation
 from fer_core.paths import shown_path
 from fer_core.resources import model_path, run_inside_app
@@ -15,12 +17,16 @@ st.write(
     "Haar cascade and classified by a convolutional network trained by this project on FER2013."
 )
 
-evaluation_file = model_path().parent / "evaluation.json"
+model = model_path()
+model_name = model.parent.name if model.name == MODEL_FILE else model.stem
+evaluation_file = model.parent / EVALUATION_FILE
 try:
     evaluation = read_evaluation(evaluation_file)
 except (OSError, ValueError, KeyError, TypeError):
+    st.caption(f"Version {__version__} · model `{model_name}`")
     st.warning(f"No readable evaluation of the model at `{shown_path(evaluation_file)}`.")
 else:
+    st.caption(f"Version {__version__} · model `{model_name}` · {evaluation.accuracy:.1%} accuracy on FER2013 test")
     left, right, third = st.columns(3)
     left.metric("Test accuracy (FER2013)", f"{evaluation.accuracy:.1%}")
     right.metric("Macro-F1", f"{evaluation.macro_f1:.3f}")

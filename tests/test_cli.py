@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -70,3 +71,42 @@ def test_bad_input_is_one_line_on_stderr(args, message):
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().count("\n") == 0 and message in run.stderr
+
+
+def test_every_commands_help_shows_its_defaults_and_an_example():
+    import argparse
+
+    from fer_core.cli import EXAMPLES, build_parser
+    from fer_core.paths import shown_path
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) == set(EXAMPLES)
+    for name, command in commands.items():
+        text = " ".join(command.format_help().split())  # unwrapped
+        assert f"example: python -m fer_core {name} " in text
+        for action in command._actions:
+            if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+                default = shown_path(action.default) if isinstance(action.default, Path) else action.default
+                assert f"(default: {default})" in text, (name, action.dest)
+    assert str(ROOT) not in commands["predict"].format_help()  # the default model is named relative to the project
+
+
+def test_the_predict_example_runs_as_written(monkeypatch, capsys):
+    from fer_core.cli import EXAMPLES
+
+    monkeypatch.chdir(ROOT)
+    argv = EXAMPLES["predict"].split()[3:]
+    assert main(argv) == 0, argv
+    assert json.loads(capsys.readouterr().out)[0]["faces"][0]["label"] == "happy"
+
+
+def test_version_is_written_once_and_printed():
+    import tomllib
+
+    import fer_core
+
+    run = subprocess.run([sys.executable, "-m", "fer_core", "--version"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout == f"fer_core {fer_core.__version__}\n"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "fer_core.__version__"}
