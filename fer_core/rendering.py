@@ -21,6 +21,13 @@ def caption(face: Face) -> str:
     return f"{face.label} {face.confidence:.0%}"
 
 
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+# Labels stay legible when the whole image is shown on a phone (about 360 px wide): their letters are at
+# least this share of the image's width tall, and taller on a large face.
+MIN_TEXT_HEIGHT_OF_WIDTH = 1 / 40
+TEXT_HEIGHT_OF_FACE = 0.16
+
+
 def draw_faces(
     image: np.ndarray, faces: list[Face], captions: list[str] | None = None, show_probs: bool = False
 ) -> np.ndarray:
@@ -32,21 +39,48 @@ def draw_faces(
     for face, text in zip(faces, captions):
         x, y, w, h = face.box
         color = COLORS_BGR[face.label]
-        cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness + 1)
-        _label(out, text, (x, y), color, scale, thickness)
+        cv2.rectangle(out, (x, y), (x + w, y + h), color, max(thickness + 1, round(out.shape[1] / 300)))
+        _label(out, text, face.box, color)
         if show_probs:
             _probability_bars(out, face, (x + w + 4, y), scale)
     return out
 
 
-def _label(image: np.ndarray, text: str, corner: tuple[int, int], color, scale: float, thickness: int) -> None:
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    (tw, th), base = cv2.getTextSize(text, font, scale, thickness)
-    x, y = corner
-    top = y - th - base - 4 if y - th - base - 4 >= 0 else y
-    cv2.rectangle(image, (x, top), (x + tw + 6, top + th + base + 4), color, cv2.FILLED)
+def _label(image: np.ndarray, text: str, box: tuple[int, int, int, int], color) -> None:
+    """`text` in a filled block above the box (below it at the top edge), sized to be read on a phone.
+
+    A label much wider than its face is broken into lines at its spaces, so that the labels of
+    neighbouring faces in a group photo do not run into each other.
+    """
+    x, y, w, h = box
+    height = max(12.0, image.shape[1] * MIN_TEXT_HEIGHT_OF_WIDTH, h * TEXT_HEIGHT_OF_FACE)
+    scale = height / cv2.getTextSize("Hp", FONT, 1.0, 1)[0][1]
+    thickness = max(1, round(scale * 1.6))
+    lines = _wrap(text, max(w * 1.3, 1), scale, thickness)
+    sizes = [cv2.getTextSize(line, FONT, scale, thickness) for line in lines]
+    pad = max(2, round(height * 0.2))
+    line_height = max(th + base for (_, th), base in sizes) + pad
+    block_w = max(tw for (tw, _), _ in sizes) + 2 * pad
+    block_h = line_height * len(lines) + pad
+    top = y - block_h if y - block_h >= 0 else min(y + h, image.shape[0] - block_h)
+    left = max(0, min(x, image.shape[1] - block_w))
+    cv2.rectangle(image, (left, top), (left + block_w, top + block_h), color, cv2.FILLED)
     ink = (0, 0, 0) if sum(color) > 380 else (255, 255, 255)
-    cv2.putText(image, text, (x + 3, top + th + 2), font, scale, ink, thickness, cv2.LINE_AA)
+    for i, (line, ((_, th), _)) in enumerate(zip(lines, sizes)):
+        baseline = top + pad + i * line_height + th
+        cv2.putText(image, line, (left + pad, baseline), FONT, scale, ink, thickness, cv2.LINE_AA)
+
+
+def _wrap(text: str, width: float, scale: float, thickness: int) -> list[str]:
+    """`text`'s words in lines of at most `width` pixels (a single word wider than that keeps its line)."""
+    lines: list[str] = []
+    for word in text.split():
+        candidate = f"{lines[-1]} {word}" if lines else word
+        if lines and cv2.getTextSize(candidate, FONT, scale, thickness)[0][0] <= width:
+            lines[-1] = candidate
+        else:
+            lines.append(word)
+    return lines or [text]
 
 
 def _probability_bars(image: np.ndarray, face: Face, corner: tuple[int, int], scale: float) -> None:
