@@ -94,6 +94,11 @@ class ModelCard:
     epochs_run: int | None = None
     best_epoch: int | None = None
     training_seconds: float | None = None
+    # Every training run behind the model, oldest first (fine-tuning stages, an ensemble's members'
+    # stages), as {"name", "epochs", "seconds"}, and their sums (None when a run did not record its own).
+    stages: list[dict] = field(default_factory=list)
+    total_epochs: int | None = None
+    total_training_seconds: float | None = None
     hardware: str | None = None
     data: DataUsed = field(default_factory=DataUsed)
     trained: str | None = None
@@ -110,12 +115,14 @@ class ModelCard:
         if not isinstance(data, dict):
             raise TypeError("expected a JSON object")
         known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
-        for name in ("parameters", "file_size_bytes", "epochs_run", "best_epoch"):
+        for name in ("parameters", "file_size_bytes", "epochs_run", "best_epoch", "total_epochs"):
             known[name] = _integer(data.get(name), name)
-        for name in ("training_seconds", "test_accuracy", "test_macro_f1", "ms_per_face"):
+        for name in ("training_seconds", "total_training_seconds", "test_accuracy", "test_macro_f1", "ms_per_face"):
             known[name] = _number(data.get(name), name)
         known["data"] = _data_used(data.get("data") or {})
         known["config"] = data.get("config") if isinstance(data.get("config"), dict) else {}
+        stages = data.get("stages") or []
+        known["stages"] = [stage for stage in stages if isinstance(stage, dict)] if isinstance(stages, list) else []
         members = data.get("members") or []
         known["members"] = [str(m) for m in members] if isinstance(members, list) else []
         # training stores model.summary() as a list of printed chunks, each of which may hold several lines

@@ -18,7 +18,7 @@ from fer_core.classifier import DEFAULT_MODEL, TTA_VIEWS, ModelError
 from fer_core.datasets import DatasetError
 from fer_core.images import ImageError
 from fer_core.paths import shown_path
-from fer_core.training import TrainConfig
+from fer_core.training import TrainConfig, WorkerLost
 
 TTA_HELP = "test-time augmentation: classify mirrored (flip: 2 views) or also shifted (shift-flip: 10 views) copies"
 
@@ -61,26 +61,40 @@ def _evaluate_parser(sub) -> None:
 
 
 def _train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a model on FER2013 (resumes an interrupted run)")
+    p = sub.add_parser(
+        "train",
+        help="train a model on FER2013 (resumes an interrupted run)",
+        description="Train a model on FER2013. It never overwrites a trained model unless --force is given.",
+    )
     defaults = TrainConfig(data="")
     p.add_argument("--data", required=True, help="FER2013 folder (train/, test/) or fer2013.csv")
     p.add_argument("--out", default=defaults.out, help="where the model and its files are written")
+    p.add_argument("--force", action="store_true", help="replace the model already in --out")
     p.add_argument("--work-dir", default=defaults.work_dir, help="checkpoints; rerun with the same one to resume")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    p.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
-    p.add_argument("--class-weight-power", type=float, default=defaults.class_weight_power)
+    p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs to train (the cosine schedule's length)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per step, over all replicas")
+    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="peak, after the warm-up")
+    p.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing, help="of the one-hot targets")
+    p.add_argument(
+        "--class-weight-power",
+        type=float,
+        default=defaults.class_weight_power,
+        help="class weight = (balanced weight)^power: 0 ignores the class imbalance, 1 fully rebalances",
+    )
     p.add_argument("--patience", type=int, default=defaults.patience, help="epochs without improvement before stopping")
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--limit", type=int, help="use only N images of each split (quick trials)")
-    p.add_argument("--steps-per-epoch", type=int, help="cap the steps of each epoch (quick trials)")
-    p.add_argument("--init-from", metavar="MODEL", help="start from a trained model's weights (same architecture)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="of shuffling, augmentation and initial weights")
+    p.add_argument("--limit", type=int, help="use only N images of each split (quick trials; default: all)")
+    p.add_argument("--steps-per-epoch", type=int, help="cap the steps of each epoch (quick trials; default: all)")
+    p.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="start from a trained model's weights (same architecture; default: random weights)",
+    )
     p.add_argument(
         "--strategy",
         choices=["default", "mirrored", "multi-worker"],
         default="default",
-        help="tf.distribute strategy: mirrored = all GPUs of this machine, multi-worker = TF_CONFIG cluster",
+        help="tf.distribute strategy: mirrored = all GPUs of this machine, multi-worker = the TF_CONFIG cluster",
     )
 
 
@@ -206,6 +220,8 @@ def _run_evaluate(args) -> int:
 def _run_train(args) -> int:
     from fer_core.training import make_strategy, train
 
+    if (Path(args.out) / "model.keras").exists() and not args.force:
+        raise ValueError(f"{args.out} already holds a model; give another --out, or --force to replace it")
     config = TrainConfig(
         data=args.data,
         out=args.out,
@@ -222,7 +238,7 @@ def _run_train(args) -> int:
         steps_per_epoch=args.steps_per_epoch,
     )
     out = train(config, strategy=make_strategy(args.strategy))
-    print(f"wrote {out}/model.keras")
+    print(f"wrote {out}/model.keras" if out else "worker done; the chief wrote the model")
     return 0
 
 
@@ -296,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ModelError, DatasetError, ImageError, ValueError) as error:
+    except (ModelError, DatasetError, ImageError, ValueError, WorkerLost) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -49,7 +49,7 @@ def build_ensemble(members: list, views: str = "flip", name: str = "fer_ensemble
 def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, views: str = "flip", log=print) -> Path:
     """Average the members' `model.keras` into `out/model.keras`, score it on the test split
     of `data`, and write its evaluation and model card beside it."""
-    from fer_core.training import hardware_description, measured_card_fields
+    from fer_core.training import hardware_description, measured_card_fields, stage_totals, training_stages
 
     member_dirs = [Path(d) for d in member_dirs]
     for directory in member_dirs:
@@ -84,6 +84,7 @@ def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, views: 
         "input": "48x48 grayscale face crop, uint8",
         "labels": list(EMOTIONS),
         "training_seconds": round(sum(c.get("training_seconds") or 0 for c in cards), 1),
+        **stage_totals(list({stage.get("name"): stage for card in cards for stage in training_stages(card)}.values())),
         "hardware": cards[0].get("hardware", hardware),
         "data": cards[0].get("data", {"path": str(data)}),
         "trained": min(c.get("trained") or "" for c in cards) or None,

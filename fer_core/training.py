@@ -4,6 +4,11 @@ Every epoch ends with a checkpoint (model + optimizer state) and a state file in
 directory, so a killed run started again with the same command resumes where it stopped.
 When training ends, the best epoch's weights become `model.keras` in the output directory,
 with `history.json`, `evaluation.json` and `model_card.json` beside it.
+
+Under a `tf.distribute` strategy the same code trains on every replica: Keras splits each global
+batch between them. With several workers (`MultiWorkerMirroredStrategy`, one process per worker,
+each started with its own `TF_CONFIG`), every worker runs the same command; the chief alone writes
+the work directory and the artifacts, and every worker resumes from the chief's checkpoint.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -25,10 +31,14 @@ from fer_core.evaluation import evaluate_predictions, write_evaluation
 from fer_core.labels import EMOTIONS
 
 
+class WorkerLost(RuntimeError):
+    """A worker of a multi-worker run stopped answering; the run can be started again to resume."""
+
+
 @dataclass
 class TrainConfig:
     data: str
-    out: str = "models/fer_vgg"
+    out: str = "runs/fer_vgg"  # git ignores runs/: a new run never lands on the shipped models/
     work_dir: str = ".cache/training/fer_vgg"
     architecture: str = "vgg"
     epochs: int = 32
@@ -80,8 +90,19 @@ def _subset(dataset: FaceDataset, limit: int | None, seed: int) -> FaceDataset:
 
 
 def _tf_datasets(config: TrainConfig, train: FaceDataset, val: FaceDataset, seed: int):
+    """Global batches of (augmented face, one-hot label, class weight) for training and of
+    (face, one-hot label) for validation, both float32.
+
+    The pipeline does not depend on the strategy: Keras hands each global batch to
+    `strategy.experimental_distribute_dataset`, which splits it between the replicas. With several
+    workers each worker builds the same pipeline (the same seeded shuffle and augmentation) and keeps
+    its own share of every batch (sharding by DATA: the arrays live in memory, there are no files to
+    split between workers), so the workers together see each image once per epoch.
+    """
     import tensorflow as tf
 
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     one_hot = np.eye(len(EMOTIONS), dtype=np.float32)
     weights = class_weights(train.labels, config.class_weight_power)[train.labels].astype(np.float32)
     augment = augmentation(seed)
@@ -93,8 +114,10 @@ def _tf_datasets(config: TrainConfig, train: FaceDataset, val: FaceDataset, seed
             lambda x, y, w: (augment(tf.cast(x, tf.float32), training=True), y, w), num_parallel_calls=tf.data.AUTOTUNE
         )
         .prefetch(tf.data.AUTOTUNE)
+        .with_options(options)
     )
-    val_ds = tf.data.Dataset.from_tensor_slices((val.images[..., None], one_hot[val.labels])).batch(256)
+    val_images = val.images[..., None].astype(np.float32)
+    val_ds = tf.data.Dataset.from_tensor_slices((val_images, one_hot[val.labels])).batch(256).with_options(options)
     return train_ds, val_ds
 
 
@@ -184,18 +207,25 @@ def _epoch_callback(files: _RunFiles, config: TrainConfig, state: dict):
     return EpochEnd()
 
 
-def train(config: TrainConfig, strategy=None, log=print) -> Path:
-    """Train (or resume) and write the artifacts; return the output directory."""
+def train(config: TrainConfig, strategy=None, log=print) -> Path | None:
+    """Train (or resume) and write the artifacts; return the output directory, or None on a
+    worker that is not the chief (the chief writes them)."""
+    from fer_core.classifier import import_tensorflow
+
+    tf = import_tensorflow()
     import keras
-    import tensorflow as tf
 
     from fer_core.architecture import ARCHITECTURES
 
     if config.architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {config.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
     strategy = strategy or tf.distribute.get_strategy()
+    # Every worker keeps the same checkpoints in step (saving reads variables that the workers
+    # synchronise), but only the chief's land in --work-dir; the others' go to a scratch folder.
+    chief = strategy.extended.should_checkpoint
     files = _RunFiles(Path(config.work_dir))
-    files.dir.mkdir(parents=True, exist_ok=True)
+    written = files if chief else _RunFiles(Path(tempfile.mkdtemp(prefix="fer_worker_")))
+    written.dir.mkdir(parents=True, exist_ok=True)
     state = files.read_state()
     # A resumed run seeds its shuffling and augmentation with the epoch it resumes at, so it
     # goes on to new random draws instead of replaying the ones of its first epochs.
@@ -207,6 +237,11 @@ def train(config: TrainConfig, strategy=None, log=print) -> Path:
     log(f"train: {len(train_set)} images, validation: {len(val_set)} images")
     train_ds, val_ds = _tf_datasets(config, train_set, val_set, seed=config.seed + state.get("epoch", 0))
     steps = config.steps_per_epoch or int(np.ceil(len(train_set) / config.batch_size))
+    replicas = strategy.num_replicas_in_sync
+    log(
+        f"{type(strategy).__name__}: {replicas} replica(s), each takes {config.batch_size // replicas} "
+        f"of every batch of {config.batch_size}" + ("" if chief else " (a worker: the chief writes the files)")
+    )
 
     if state and state.get("config", {}).get("data") not in (None, config.data):
         raise ValueError(f"{files.dir} holds a run on other data; pick another --work-dir")
@@ -227,18 +262,31 @@ def train(config: TrainConfig, strategy=None, log=print) -> Path:
                 log(f"starting from the weights of {config.init_from}")
                 model.set_weights(keras.models.load_model(config.init_from, compile=False).get_weights())
             _compile(model, config, steps)
+    state["distribution"] = {"strategy": type(strategy).__name__, "replicas": replicas}
     if not finished:
         if config.steps_per_epoch:
             train_ds = train_ds.repeat()
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=config.epochs,
-            initial_epoch=state["epoch"],
-            steps_per_epoch=config.steps_per_epoch,
-            callbacks=[_epoch_callback(files, config, state)],
-            verbose=1 if sys.stdout.isatty() else 2,
-        )
+        try:
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=config.epochs,
+                initial_epoch=state["epoch"],
+                steps_per_epoch=config.steps_per_epoch,
+                callbacks=[_epoch_callback(written, config, state)],
+                shuffle=False,  # the pipeline shuffles
+                verbose=1 if sys.stdout.isatty() else 2,
+            )
+        except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
+            # A worker died or its network went away: the others cannot go on alone. TensorFlow's
+            # answer is to restart the whole cluster, so say how, and from where it will resume.
+            raise WorkerLost(
+                f"lost contact with a worker ({error.message.splitlines()[0]}); start every worker again "
+                f"with the same command and they resume from epoch {files.read_state().get('epoch', 0)}"
+            ) from None
+    if not chief:
+        shutil.rmtree(written.dir, ignore_errors=True)
+        return None
     return write_artifacts(config, files, train_set, val_set, log)
 
 
@@ -265,6 +313,8 @@ def write_artifacts(
     state = files.read_state()
     history = files.read_history()
     hardware = hardware_description()
+    seconds = round(sum(h["seconds"] for h in history), 1)
+    stages = earlier_stages(config.init_from) + [{"name": out.name, "epochs": len(history), "seconds": seconds}]
     card = {
         "name": out.name,
         "architecture": config.architecture,
@@ -276,8 +326,10 @@ def write_artifacts(
         "best_epoch": state.get("best_epoch"),
         "best_val_accuracy": state.get("best_score"),
         "stopped_early": bool(state.get("stopped_early")),
-        "training_seconds": round(sum(h["seconds"] for h in history), 1),
+        "training_seconds": seconds,
+        **stage_totals(stages),
         "hardware": hardware,
+        "distribution": state.get("distribution"),
         "data": {
             "path": str(config.data),
             "train_counts": train_set.class_counts(),
@@ -289,6 +341,38 @@ def write_artifacts(
     }
     (out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
     return out
+
+
+def training_stages(card: dict) -> list[dict]:
+    """The training runs that made a model, oldest first, as its card records them:
+    {"name", "epochs", "seconds"} each (a card older than this record counts as one run)."""
+    if isinstance(card.get("stages"), list):
+        return card["stages"]
+    return [{"name": card.get("name"), "epochs": card.get("epochs_run"), "seconds": card.get("training_seconds")}]
+
+
+def earlier_stages(init_from: str | None) -> list[dict]:
+    """The stages behind the model a run starts from (--init-from), read from the card beside it;
+    a model without a card is one stage of unknown length."""
+    if not init_from:
+        return []
+    card = Path(init_from).parent / "model_card.json"
+    try:
+        return training_stages(json.loads(card.read_text()))
+    except (OSError, ValueError, AttributeError):
+        return [{"name": Path(init_from).parent.name, "epochs": None, "seconds": None}]
+
+
+def stage_totals(stages: list[dict]) -> dict:
+    """The card's lineage: every stage, and the epochs and seconds of all of them (None when a
+    stage did not record its own)."""
+    epochs = [stage.get("epochs") for stage in stages]
+    seconds = [stage.get("seconds") for stage in stages]
+    return {
+        "stages": stages,
+        "total_epochs": None if None in epochs else sum(epochs),
+        "total_training_seconds": None if None in seconds else round(sum(seconds), 1),
+    }
 
 
 def measured_card_fields(model, classifier, evaluation, hardware: str) -> dict:
@@ -335,10 +419,35 @@ def model_summary(model) -> list[str]:
 
 def make_strategy(name: str = "default"):
     """The tf.distribute strategy named on the command line."""
-    import tensorflow as tf
+    from fer_core.classifier import import_tensorflow
 
+    tf = import_tensorflow()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # Every GPU; without one, every logical CPU (one, unless the CPU was split into several
+        # with tf.config.set_logical_device_configuration before TensorFlow started).
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
     if name == "multi-worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker_strategy(tf)
     return tf.distribute.get_strategy()
+
+
+def _multi_worker_strategy(tf):
+    """`MultiWorkerMirroredStrategy` made to work with Keras 3's `fit` (keras-team/keras#20585).
+
+    Keras 3.x's TensorFlow trainer calls `strategy.reduce` on a whole (faces, labels, weights)
+    batch to learn its shapes, and with `axis=0` on the per-replica scalar metrics. The collective
+    strategy reduces one tensor of at least one dimension at a time, so `fit` stopped at once
+    with "Attempt to convert a value (PerReplica...) to a Tensor". This one reduces each tensor
+    of a structure on its own and scalars across replicas, which is what Keras asks for.
+    """
+
+    class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis):
+            def reduce_one(tensor):
+                rank = self.experimental_local_results(tensor)[0].shape.rank
+                return super(MultiWorkerMirroredStrategy, self).reduce(reduce_op, tensor, None if rank == 0 else axis)
+
+            return tf.nest.map_structure(reduce_one, value)
+
+    return MultiWorkerMirroredStrategy()

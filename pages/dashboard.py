@@ -135,6 +135,14 @@ def duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
+def with_totals(own: str | None, total: str | int | None, stages: int) -> str | int | None:
+    """A run's own figure, and the sum over every training stage behind the model when there were several."""
+    if total is None or (stages <= 1 and own is not None):
+        return own
+    whole = f"{total} in all ({stages} training stages)" if stages > 1 else total
+    return f"{own}; {whole}" if own else whole
+
+
 def date(text: str | None) -> str | None:
     try:
         return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M %Z").strip() if text else None
@@ -245,13 +253,22 @@ else:
 
 st.header("Model card")
 if card:
+    total_time = duration(card.total_training_seconds) if card.total_training_seconds is not None else None
     facts = {
         "Architecture": card.architecture,
         "Parameters": f"{card.parameters:,}" if card.parameters is not None else None,
         "File size": f"{card.file_size_bytes / 1e6:.1f} MB" if card.file_size_bytes is not None else None,
         "Input": card.input,
-        "Epochs": f"{card.epochs_run} (best: {run.best_epoch})" if card.epochs_run is not None else None,
-        "Training time": duration(card.training_seconds) if card.training_seconds is not None else None,
+        "Epochs": with_totals(
+            f"{card.epochs_run} (best: {run.best_epoch})" if card.epochs_run is not None else None,
+            card.total_epochs,
+            len(card.stages),
+        ),
+        "Training time": with_totals(
+            duration(card.training_seconds) if card.training_seconds is not None else None,
+            total_time,
+            len(card.stages),
+        ),
         "Hardware": card.hardware,
         "Data": card.data.path,
         "Trained": date(card.finished or card.trained),

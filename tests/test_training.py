@@ -1,9 +1,16 @@
 import json
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from fer_core.training import TrainConfig, class_weights, train
+from fer_core.classifier import MODELS_DIR
+from fer_core.cli import main
+from fer_core.training import TrainConfig, class_weights, earlier_stages, stage_totals, train
+from tests.conftest import ROOT
 
 
 def test_class_weights_favour_rare_classes_and_average_one():
@@ -80,3 +87,70 @@ def test_a_run_can_start_from_a_trained_models_weights(tiny_fer, tmp_path):
     before = keras.models.load_model(first).trainable_weights
     after = keras.models.load_model(out).trainable_weights
     assert all(np.array_equal(np.asarray(b), np.asarray(a)) for b, a in zip(before, after, strict=True))
+
+    # The second card counts both runs: its own epoch and time, and the first run's read from its card.
+    cards = [json.loads((tmp_path / name / "model_card.json").read_text()) for name in ("a", "b")]
+    assert [stage["name"] for stage in cards[1]["stages"]] == ["a", "b"]
+    assert cards[1]["epochs_run"] == 1 and cards[1]["total_epochs"] == 2
+    seconds = cards[0]["training_seconds"] + cards[1]["training_seconds"]
+    assert cards[1]["total_training_seconds"] == pytest.approx(seconds, abs=0.1)
+
+
+def test_the_lineage_of_a_model_without_a_card_is_unknown(tmp_path):
+    (tmp_path / "old").mkdir()
+    assert earlier_stages(str(tmp_path / "old" / "model.keras")) == [{"name": "old", "epochs": None, "seconds": None}]
+    totals = stage_totals(
+        [*earlier_stages(str(tmp_path / "old" / "model.keras")), {"name": "new", "epochs": 3, "seconds": 9.0}]
+    )
+    assert totals["total_epochs"] is None and totals["total_training_seconds"] is None
+    assert earlier_stages(None) == []
+
+
+def test_train_refuses_to_overwrite_a_model_without_force(tmp_path, capsys):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.keras").write_bytes(b"a trained model")
+    status = main(["train", "--data", str(tmp_path / "no-such-data"), "--out", str(tmp_path / "model")])
+    assert status == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "already holds a model" in error and "--force" in error
+    assert (tmp_path / "model" / "model.keras").read_bytes() == b"a trained model"
+
+
+def test_train_writes_outside_the_shipped_models_by_default():
+    out = (ROOT / TrainConfig(data="").out).resolve()
+    assert MODELS_DIR.resolve() not in (out, *out.parents)
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(out / "model.keras")], cwd=ROOT)
+    assert ignored.returncode == 0, f"{out} is not ignored by git"
+
+
+def test_train_help_shows_every_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    options = capsys.readouterr().out.split("options:")[1]
+    entries = [" ".join(entry.split()) for entry in re.split(r"\n  (?=-)", options) if entry.strip()]
+    assert len(entries) >= 15
+    for entry in entries:
+        if not entry.startswith(("-h", "--data ", "--force ")):  # required, or a flag
+            assert "default" in entry, entry
+    assert "--out OUT where the model and its files are written (default: runs/fer_vgg)" in entries
+
+
+def test_train_from_the_command_line_prints_no_tensorflow_noise(tiny_fer, tmp_path):
+    """A newcomer's first run on a machine without a GPU: no CUDA or cuInit errors, just progress; and
+    --force replaces a model that is there."""
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.keras").write_bytes(b"old")
+    args = ["--data", str(tiny_fer), "--out", str(tmp_path / "model"), "--work-dir", str(tmp_path / "work")]
+    env = {key: value for key, value in os.environ.items() if key not in ("TF_CPP_MIN_LOG_LEVEL", "TF_CONFIG")}
+    result = subprocess.run(
+        [sys.executable, "-m", "fer_core", "train", *args, "--epochs", "1", "--steps-per-epoch", "1", "--force"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not re.search(r"cuda|cuInit|oneDNN|cpu_feature_guard", result.stdout + result.stderr, re.IGNORECASE), (
+        result.stderr
+    )
+    assert (tmp_path / "model" / "model.keras").read_bytes() != b"old"
