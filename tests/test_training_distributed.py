@@ -25,16 +25,18 @@ import pytest
 from fer_core.labels import EMOTIONS
 from tests.app_server import ROOT, free_port
 
-# The child's first lines split the CPU in two before anything else starts TensorFlow, then run the CLI.
+# The child's first lines split the CPU in two before anything else starts TensorFlow, then run the CLI
+# (fer_core first: it must be imported before TensorFlow, see fer_core/__init__.py).
 TWO_CPUS = (
-    "import sys, tensorflow as tf; cpu = tf.config.list_physical_devices('CPU')[0]; "
+    "import sys, fer_core, tensorflow as tf; cpu = tf.config.list_physical_devices('CPU')[0]; "
     "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2); "
     "from fer_core.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 # Distribute one batch of the training pipeline over the two logical CPUs and print, per replica, what
 # it received, and the same batch as the default strategy (one device) sees it.
 SPLIT_BATCH = (
-    "import sys, json, numpy as np, tensorflow as tf, keras; cpu = tf.config.list_physical_devices('CPU')[0]; "
+    "import sys, json, fer_core, numpy as np, tensorflow as tf, keras; "
+    "cpu = tf.config.list_physical_devices('CPU')[0]; "
     "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2); "
     "from fer_core.training import TrainConfig, _tf_datasets, make_strategy; "
     "from fer_core.datasets import load_split; "
