@@ -7,6 +7,23 @@ import plotly.graph_objects as go
 
 from fer_core.labels import EMOTION_COLORS, EMOTIONS
 
+# Plotly's toolbar shows over a chart's top right corner on hover (on a phone, on a tap). On a narrow
+# screen it reaches over to the left edge and would cover the title, so titles sit in a band below it.
+TOOLBAR_HEIGHT = 30
+
+
+def title_below_toolbar(figure: go.Figure) -> go.Figure:
+    """Move `figure`'s title below the toolbar's band, growing its top margin (and height) to match."""
+    top = figure.layout.margin.t if figure.layout.margin.t is not None else 100  # plotly's default
+    grown = max(0, TOOLBAR_HEIGHT + 35 - top)
+    figure.update_layout(
+        title={"y": 1, "yref": "container", "yanchor": "top", "pad": {"t": TOOLBAR_HEIGHT}},
+        margin={"t": top + grown},
+    )
+    if figure.layout.height is not None:
+        figure.update_layout(height=figure.layout.height + grown)
+    return figure
+
 
 def probability_bars(probs: np.ndarray, title: str | None = None) -> go.Figure:
     """Horizontal bars of the seven emotion probabilities, in the project's class order."""
@@ -29,7 +46,7 @@ def probability_bars(probs: np.ndarray, title: str | None = None) -> go.Figure:
         height=260,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
     )
-    return figure
+    return title_below_toolbar(figure) if title else figure
 
 
 def probability_timeline(times: np.ndarray, probs: np.ndarray, window_seconds: float = 30) -> go.Figure:
@@ -51,7 +68,7 @@ def probability_timeline(times: np.ndarray, probs: np.ndarray, window_seconds: f
         legend=dict(orientation="h", y=-0.25),
         uirevision="timeline",  # keeps the legend selection across redraws
     )
-    return figure
+    return title_below_toolbar(figure)
 
 
 def face_timeline(times: np.ndarray, probs: np.ndarray, title: str) -> go.Figure:
@@ -70,4 +87,4 @@ def face_timeline(times: np.ndarray, probs: np.ndarray, title: str) -> go.Figure
         margin=dict(l=10, r=10, t=40, b=10),
         legend=dict(orientation="h", y=-0.3),
     )
-    return figure
+    return title_below_toolbar(figure)

@@ -24,6 +24,7 @@ from fer_core.artifacts import (
     list_runs,
     read_run,
 )
+from fer_core.charts import title_below_toolbar
 from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, ModelError
 from fer_core.datasets import DatasetError, load_split
 from fer_core.evaluation import Evaluation
@@ -37,6 +38,7 @@ run_inside_app()
 GALLERY_SIZE = 24
 UNAVAILABLE = "Not available: see the message about `{}` at the top of the page."
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
+PHONE_WIDE_LEGEND = {"orientation": "h", "y": -0.25}  # below the chart: beside it, it squeezes a phone's chart
 
 
 @st.cache_data(show_spinner="Classifying the test set ...", max_entries=4)
@@ -68,7 +70,7 @@ def curves_figure(title: str, metrics: dict[str, str], runs: dict[str, History],
     figure.update_layout(
         title=title, xaxis_title="epoch", height=340, margin={"t": 50, "b": 40}, legend={"orientation": "h", "y": -0.25}
     )
-    return figure
+    return title_below_toolbar(figure)
 
 
 def confusion_figure(evaluation: Evaluation, rates: bool) -> go.Figure:
@@ -93,7 +95,7 @@ def confusion_figure(evaluation: Evaluation, rates: bool) -> go.Figure:
     figure.update_layout(
         title=title, xaxis_title="predicted", yaxis_title="true", height=520, yaxis_autorange="reversed"
     )
-    return figure
+    return title_below_toolbar(figure)
 
 
 def scores_table(evaluation: Evaluation) -> pd.DataFrame:
@@ -110,8 +112,10 @@ def scores_figure(evaluation: Evaluation) -> go.Figure:
     for metric in ("precision", "recall", "f1"):
         values = [getattr(evaluation.per_class[label], metric) for label in evaluation.labels]
         figure.add_bar(x=evaluation.labels, y=values, name=metric.replace("f1", "F1"))
-    figure.update_layout(title="Per-class scores", yaxis_range=[0, 1], height=360, barmode="group")
-    return figure
+    figure.update_layout(
+        title="Per-class scores", yaxis_range=[0, 1], height=360, barmode="group", legend=PHONE_WIDE_LEGEND
+    )
+    return title_below_toolbar(figure)
 
 
 def counts_figure(train: dict[str, int], test: dict[str, int]) -> go.Figure:
@@ -123,9 +127,10 @@ def counts_figure(train: dict[str, int], test: dict[str, int]) -> go.Figure:
             shares = [f"{counts[label] / total:.1%}" for label in labels]
             values = [counts[label] for label in labels]
             figure.add_bar(x=labels, y=values, name=name, marker_color=color, text=shares, textposition="outside")
-    figure.update_traces(textangle=0, cliponaxis=False)
-    figure.update_layout(title="Images per class", barmode="group", height=360)
-    return figure
+    # upright shares keep a readable size over bars as narrow as a phone makes them
+    figure.update_traces(textangle=-90, constraintext="none", textfont_size=11, cliponaxis=False)
+    figure.update_layout(title="Images per class", barmode="group", height=360, legend=PHONE_WIDE_LEGEND)
+    return title_below_toolbar(figure)
 
 
 def duration(seconds: float) -> str:
@@ -298,7 +303,7 @@ if not data:
         "The data set is not shipped with the app, so this gallery of the test faces the model gets wrong is off. "
         "To turn it on, start the app with `FER_DATA` naming a FER2013 folder (train/, test/) or fer2013.csv:"
     )
-    st.code("FER_DATA=path/to/fer2013 .venv/bin/streamlit run app.py", language="bash")
+    st.code("FER_DATA=path/to/fer2013 .venv/bin/streamlit run app.py", language="bash", wrap_lines=True)
 elif not run.model_file.is_file():
     st.caption(UNAVAILABLE.format(MODEL_FILE))
 else:

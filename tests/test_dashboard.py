@@ -273,3 +273,14 @@ def test_the_shipped_models_card_counts_every_training_stage(monkeypatch):
     stages.append(stored(DEFAULT_MODEL.parent.parent / "fer_vgg_net", CARD_FILE))
     assert facts["Epochs"] == f"{sum(card['epochs_run'] for card in stages)} in all (3 training stages)"
     assert facts["Training time"].endswith("in all (3 training stages)")
+
+
+def test_every_chart_keeps_its_title_below_plotlys_toolbar(monkeypatch, models):
+    from fer_core.charts import TOOLBAR_HEIGHT
+
+    figures = charts(open_page(monkeypatch, models))
+    assert len(figures) >= 6
+    for title, spec in figures.items():
+        layout = spec["layout"]
+        assert layout["title"]["yref"] == "container" and layout["title"]["pad"]["t"] >= TOOLBAR_HEIGHT, title
+        assert layout["margin"]["t"] >= TOOLBAR_HEIGHT + 30, title
