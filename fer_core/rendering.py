@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fer_core.detection import Box
 from fer_core.labels import EMOTION_COLORS
 from fer_core.pipeline import Face
 
@@ -40,25 +41,32 @@ def draw_faces(
         x, y, w, h = face.box
         color = COLORS_BGR[face.label]
         cv2.rectangle(out, (x, y), (x + w, y + h), color, max(thickness + 1, round(out.shape[1] / 300)))
-        _label(out, text, face.box, color)
+        _label(out, text, face.box, color, _room_for_label(face.box, [f.box for f in faces], out.shape[1]))
         if show_probs:
             _probability_bars(out, face, (x + w + 4, y), scale)
     return out
 
 
-def _label(image: np.ndarray, text: str, box: tuple[int, int, int, int], color) -> None:
+def _room_for_label(box: Box, boxes: list[Box], image_width: int) -> int:
+    """Pixels from the box's left edge to the nearest face on its right at about the same height, or the edge."""
+    x, y, _, h = box
+    rights = [other[0] for other in boxes if other[0] > x and abs(other[1] - y) < h]
+    return min(rights, default=image_width) - x
+
+
+def _label(image: np.ndarray, text: str, box: Box, color, room: int) -> None:
     """`text` in a filled block above the box (below it at the top edge), sized to be read on a phone.
 
-    A label much wider than its face is broken into lines at its spaces, so that the labels of
-    neighbouring faces in a group photo do not run into each other.
+    A label wider than the `room` up to the next face is broken into lines at its spaces, so that the
+    labels of neighbouring faces in a group photo do not run into each other.
     """
     x, y, w, h = box
     height = max(12.0, image.shape[1] * MIN_TEXT_HEIGHT_OF_WIDTH, h * TEXT_HEIGHT_OF_FACE)
     scale = height / cv2.getTextSize("Hp", FONT, 1.0, 1)[0][1]
     thickness = max(1, round(scale * 1.6))
-    lines = _wrap(text, max(w * 1.3, 1), scale, thickness)
-    sizes = [cv2.getTextSize(line, FONT, scale, thickness) for line in lines]
     pad = max(2, round(height * 0.2))
+    lines = _wrap(text, max(room - 3 * pad, w), scale, thickness)
+    sizes = [cv2.getTextSize(line, FONT, scale, thickness) for line in lines]
     line_height = max(th + base for (_, th), base in sizes) + pad
     block_w = max(tw for (tw, _), _ in sizes) + 2 * pad
     block_h = line_height * len(lines) + pad
