@@ -265,8 +265,8 @@ EXAMPLES = {
     "predict": "python -m fer_core predict docs/astronaut.jpg --json",
     "video": "python -m fer_core video clip.mp4 --out clip_emotions.mp4 --csv clip_emotions.csv",
     "evaluate": "python -m fer_core evaluate --data fer2013/test --crops",
-    "train": "python -m fer_core train --data fer2013 --out models/my_run",
-    "ensemble": "python -m fer_core ensemble models/fer_vgg_net --views flip --data fer2013 --out models/my_ensemble",
+    "train": "python -m fer_core train --data fer2013 --out runs/my_run",
+    "ensemble": "python -m fer_core ensemble models/fer_vgg_net --views flip --data fer2013 --out runs/my_ensemble",
 }
 
 
