@@ -21,6 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.load import LoadMeter  # noqa: E402
+
 
 def machine() -> str:
     import tensorflow as tf
@@ -127,6 +129,7 @@ def main() -> None:
     from fer_core.images import decode_image
     from fer_core.pipeline import EmotionPipeline
 
+    meter = LoadMeter()
     rows: list[tuple[str, str]] = []
     for name, value in cold_start().items():
         rows.append((f"cold start: {name}", f"{value:.2f}"))
@@ -159,7 +162,8 @@ def main() -> None:
     rows.append((f"12 MP JPEG photo: decode + detect + classify (ms; {found} found)", f"{ms:.0f}"))
 
     width = max(len(name) for name, _ in rows)
-    lines = [f"Machine: {machine()}", "", f"| {'measure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|------:|"]
+    lines = [f"Machine: {machine()}", f"Load: {meter.describe()}", ""]
+    lines += [f"| {'measure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|------:|"]
     lines += [f"| {name.ljust(width)} | {value} |" for name, value in rows]
     text = "\n".join(lines)
     print(text)

@@ -21,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.load import LoadMeter  # noqa: E402
 from fer_core.classifier import DEFAULT_MODEL  # noqa: E402
 from fer_core.live import FrameProcessor, LiveSettings  # noqa: E402
 from fer_core.pipeline import EmotionPipeline  # noqa: E402
@@ -81,6 +82,7 @@ def main() -> None:
     if not args.model or not Path(args.model).is_file():
         sys.exit(f"no model: {DEFAULT_MODEL} is missing; pass --model or set FER_MODEL")
 
+    meter = LoadMeter()
     pipeline = EmotionPipeline.load(args.model)
     detector_settings = LiveSettings().detector_settings()
     rows = []
@@ -92,7 +94,8 @@ def main() -> None:
         rows.append((faces, measure(pipeline, frame, args.frames)))
 
     print(f"model: {args.model}")
-    print(f"machine: {hardware_description()}; load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"machine: {hardware_description()}")
+    print(f"load: {meter.describe()}")
     side = detector_settings.max_side
     print(f"frames: {WIDTH}x{HEIGHT}, detection on a copy at most {side} px, {args.frames} timed per scene")
     print()
