@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.load import LoadMeter  # noqa: E402
+from load import LoadMeter  # noqa: E402  (bench/load.py: this script's folder is first on sys.path)
 
 
 def machine() -> str:

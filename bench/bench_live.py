@@ -21,7 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.load import LoadMeter  # noqa: E402
+from load import LoadMeter  # noqa: E402  (bench/load.py: this script's folder is first on sys.path)
+
 from fer_core.classifier import DEFAULT_MODEL  # noqa: E402
 from fer_core.live import FrameProcessor, LiveSettings  # noqa: E402
 from fer_core.pipeline import EmotionPipeline  # noqa: E402
