@@ -1,0 +1,51 @@
+"""The face detector on real pictures: close-ups, face-free pictures, small faces in a group, duplicates."""
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.detection import FaceDetector, iou
+
+
+@pytest.fixture(scope="module")
+def detector() -> FaceDetector:
+    return FaceDetector()
+
+
+def _bgr(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else np.ascontiguousarray(image[:, :, ::-1])
+
+
+@pytest.mark.parametrize("crop", [(60, 215, 150, 290), (40, 240, 130, 320)], ids=["cut-at-brow-and-chin", "tight"])
+def test_a_close_up_face_is_found(detector, astronaut_bgr, crop):
+    top, bottom, left, right = crop
+    close_up = astronaut_bgr[top:bottom, left:right]  # the face fills the frame, as FER2013 crops do
+    boxes = detector.detect(close_up)
+    assert len(boxes) == 1
+    x, y, w, h = boxes[0]
+    height, width = close_up.shape[:2]
+    assert abs(x + w / 2 - width / 2) < width / 4 and abs(y + h / 2 - height / 2) < height / 4
+    assert w > 0.5 * width
+
+
+@pytest.mark.parametrize("name", ["coffee", "rocket", "brick", "page", "clock", "moon", "chelsea", "hubble_deep_field"])
+def test_a_face_free_picture_gets_no_face(detector, name):
+    from skimage import data
+
+    picture = _bgr(getattr(data, name)())
+    assert detector.detect(picture) == []
+    assert detector.detect(cv2.resize(picture, None, fx=2, fy=2)) == []
+
+
+def test_small_faces_in_a_group_photo_are_found_once_each(detector, astronaut_bgr):
+    head = astronaut_bgr[45:195, 150:300]  # her face (a 94 px box) with a little hair and helmet around it
+    photo = np.full((1080, 1920, 3), (150, 160, 170), np.uint8)
+    places = [(100, 200), (500, 600), (900, 300), (1300, 700), (1650, 150)]
+    side = 100  # the face itself is about 63 px: 6% of the shorter side
+    for x, y in places:
+        photo[y : y + side, x : x + side] = cv2.resize(head, (side, side), interpolation=cv2.INTER_AREA)
+    boxes = detector.detect(photo)
+    assert len(boxes) == len(places)
+    for x, y in places:
+        assert sum(bx <= x + side / 2 <= bx + bw and by <= y + side / 2 <= by + bh for bx, by, bw, bh in boxes) == 1
+    assert all(iou(a, b) == 0 for i, a in enumerate(boxes) for b in boxes[i + 1 :])
