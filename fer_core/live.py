@@ -57,7 +57,9 @@ class LiveSettings:
     """What the user can change while the camera runs."""
 
     min_neighbors: int = DetectorSettings.min_neighbors  # detector strictness
-    min_face_fraction: float = DetectorSettings.min_face_fraction  # smallest face, share of the shorter side
+    # Smallest face, share of the shorter side: a webcam face at arm's length fills a third of the frame,
+    # and searching for small faces is most of the detector's time.
+    min_face_fraction: float = 0.15
     smoothing: float = 0.6  # weight of the past in each face's probabilities: 0 = none, 0.9 = strong
     show_probs: bool = False  # draw the seven probability bars beside each face
     grace_seconds: float = 0.5  # how long a face the detector lost is kept (and drawn) before it is dropped
@@ -117,6 +119,7 @@ class FrameProcessor:
         self._published: list[Track] = []
         self._main: Track | None = None
         self._timeline: deque[tuple[float, np.ndarray]] = deque(maxlen=timeline_length)
+        self._cleared = False  # set by `clear`; the processing thread then forgets its tracks
         # used by the processing thread only
         self._next_analysis = float("-inf")
         self._last_timestamp = float("-inf")
@@ -133,6 +136,14 @@ class FrameProcessor:
         with self._lock:
             return self._settings
 
+    def clear(self) -> None:
+        """Forget the stream: faces, timeline and counts (the page calls it when the stream stops). Any thread."""
+        with self._lock:
+            self._published, self._main = [], None
+            self._timeline.clear()
+            self._stats = LiveStats()
+            self._cleared = True
+
     def process(self, bgr: np.ndarray, timestamp: float | None = None) -> np.ndarray:
         """The frame annotated with every visible face; the frame itself, unchanged, if anything fails.
 
@@ -143,8 +154,9 @@ class FrameProcessor:
         """
         now = time.monotonic() if timestamp is None else timestamp
         started = self._clock()
-        settings = self.settings
-        if not 0 <= now - self._last_timestamp <= self.NEW_STREAM_GAP_SECONDS:
+        with self._lock:
+            settings, cleared, self._cleared = self._settings, self._cleared, False
+        if cleared or not 0 <= now - self._last_timestamp <= self.NEW_STREAM_GAP_SECONDS:
             self._start_stream()
         analysis_ms = None
         try:
@@ -169,6 +181,7 @@ class FrameProcessor:
         with self._lock:
             self._published, self._main = [], None
             self._timeline.clear()
+            self._stats = LiveStats()
 
     def _analyze(self, bgr: np.ndarray, now: float, settings: LiveSettings) -> None:
         boxes = self.pipeline.detector.detect(bgr, settings.detector_settings())

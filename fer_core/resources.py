@@ -8,13 +8,23 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core.classifier import DEFAULT_MODEL
+from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR
 from fer_core.pipeline import EmotionPipeline
+
+LIVE_MODEL = MODELS_DIR / "fer_live" / "model.keras"
 
 
 def model_path() -> Path:
     """The model the app serves: $FER_MODEL if set, else the shipped one."""
     return Path(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
+
+
+def live_model_path() -> Path:
+    """The model the live page serves: $FER_MODEL if set, else the fast live model when it is
+    present (models/fer_live/, a single view, a few ms per face), else the shipped one."""
+    if os.environ.get("FER_MODEL") or not LIVE_MODEL.is_file():
+        return model_path()
+    return LIVE_MODEL
 
 
 @st.cache_resource(show_spinner="Loading the emotion model ...")
@@ -25,12 +35,12 @@ def load_pipeline(path: str) -> EmotionPipeline:
     return pipeline
 
 
-def pipeline_or_stop() -> EmotionPipeline:
-    """The shared pipeline, or a clear error on the page and a stop of the script."""
+def pipeline_or_stop(path: Path | None = None) -> EmotionPipeline:
+    """The shared pipeline on `path` (default: `model_path()`), or a clear error on the page and a stop."""
     from fer_core.classifier import ModelError
 
     try:
-        return load_pipeline(str(model_path()))
+        return load_pipeline(str(path or model_path()))
     except ModelError as error:
         st.error(
             f"The emotion model could not be loaded: {error}\n\n"

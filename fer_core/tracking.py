@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fer_core.detection import Box
+from fer_core.detection import Box, iou  # noqa: F401  iou is part of this module's interface
 from fer_core.pipeline import Face
 
 
@@ -43,17 +43,6 @@ class Track:
     @property
     def area(self) -> int:
         return self.box[2] * self.box[3]
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    overlap_w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    overlap_h = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = overlap_w * overlap_h
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 class FaceTracker:

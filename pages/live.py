@@ -9,7 +9,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_core.charts import probability_timeline
 from fer_core.live import FrameProcessor, LiveSettings, LiveSnapshot, ice_servers
-from fer_core.resources import pipeline_or_stop, run_inside_app
+from fer_core.resources import live_model_path, pipeline_or_stop, run_inside_app
 
 run_inside_app()
 
@@ -22,23 +22,56 @@ st.write(
     "and the chart follows the main face's emotions. Frames are analysed on the server."
 )
 
+
+def remembered(widget, label: str, key: str, default, **kwargs):
+    """A sidebar widget whose value survives a visit to another page: Streamlit forgets a widget's own
+    state once a run goes by without it, so the value is also kept under `key`, which it keeps."""
+    st.session_state.setdefault(key, default)
+
+    def keep() -> None:
+        st.session_state[key] = st.session_state[f"_{key}"]
+
+    return widget(label, value=st.session_state[key], key=f"_{key}", on_change=keep, **kwargs)
+
+
 with st.sidebar:
     st.subheader("Face detection")
-    min_neighbors = st.slider(
-        "Strictness", 2, 10, LiveSettings.min_neighbors, help="Higher finds fewer false faces but may miss real ones."
+    min_neighbors = remembered(
+        st.slider,
+        "Strictness",
+        "live_strictness",
+        LiveSettings.min_neighbors,
+        min_value=2,
+        max_value=10,
+        help="Higher finds fewer false faces but may miss real ones.",
     )
-    min_face = st.slider("Smallest face (% of the shorter side)", 2, 40, round(LiveSettings.min_face_fraction * 100))
+    min_face = remembered(
+        st.slider,
+        "Smallest face (% of the shorter side)",
+        "live_min_face",
+        round(LiveSettings.min_face_fraction * 100),
+        min_value=2,
+        max_value=40,
+        help="Smaller finds faces further from the camera but takes longer per frame.",
+    )
     st.subheader("Display")
-    smoothing = st.slider(
-        "Smoothing", 0.0, 0.95, LiveSettings.smoothing, 0.05, help="Higher steadies the labels but reacts more slowly."
+    smoothing = remembered(
+        st.slider,
+        "Smoothing",
+        "live_smoothing",
+        LiveSettings.smoothing,
+        min_value=0.0,
+        max_value=0.95,
+        step=0.05,
+        help="Higher steadies the labels but reacts more slowly.",
     )
-    show_probs = st.toggle("Draw probability bars on the video", value=False)
+    show_probs = remembered(st.toggle, "Draw probability bars on the video", "live_show_probs", False)
 
 settings = LiveSettings(
     min_neighbors=min_neighbors, min_face_fraction=min_face / 100, smoothing=smoothing, show_probs=show_probs
 )
 if "live_processor" not in st.session_state:
-    st.session_state.live_processor = FrameProcessor(pipeline_or_stop(), settings)
+    st.session_state.live_processor = FrameProcessor(pipeline_or_stop(live_model_path()), settings)
 processor: FrameProcessor = st.session_state.live_processor
 processor.update_settings(settings)
 
@@ -66,6 +99,12 @@ ctx = webrtc_streamer(
 )
 
 
+st.caption(
+    "No video after START? Allow the camera when the browser asks (or through the camera icon in its "
+    "address bar) and press START again; if no camera is connected, plug one in, or use the Photo page."
+)
+
+
 def show(snapshot: LiveSnapshot, key: str) -> None:
     stats, main = snapshot.stats, snapshot.main
     with readout.container():
@@ -76,10 +115,14 @@ def show(snapshot: LiveSnapshot, key: str) -> None:
         faces.metric("Faces", len(snapshot.tracks))
         analysed.metric("Frames analysed", stats.analyzed)
         rate.metric("Frames per second", f"{stats.fps:.1f}")
-        cost.metric("ms per frame", f"{stats.ms_per_frame:.0f}")
+        cost.metric(
+            "Analysis time (ms)",
+            f"{stats.ms_per_analysis:.0f}",
+            help="Finding and classifying the faces of one frame, averaged over the last few analyses.",
+        )
         st.caption(
-            f"{stats.frames} frames returned: {stats.analyzed} analysed ({stats.ms_per_analysis:.0f} ms each), "
-            f"{stats.reused} drawn with the previous faces while the model was busy, {stats.errors} failed."
+            f"{stats.frames} frames returned: {stats.analyzed} analysed, {stats.reused} drawn with the "
+            f"previous faces while the model was busy, {stats.errors} failed."
         )
     if np.isfinite(snapshot.probs).any():
         chart.plotly_chart(probability_timeline(snapshot.times, snapshot.probs, CHART_SECONDS), key=key)
@@ -87,6 +130,13 @@ def show(snapshot: LiveSnapshot, key: str) -> None:
 
 readout = st.empty()
 chart = st.empty()
+if not ctx.state.playing:
+    # Stopped, or not started yet (also after coming back from another page): nothing of an old stream shows.
+    processor.clear()
+    if st.session_state.pop("live_was_playing", False):
+        readout.info("Stream ended. Press START to begin a new one.")
+    st.stop()
+st.session_state.live_was_playing = True
 show(processor.snapshot(), key="timeline")
 refresh = 0
 while ctx.state.playing:

@@ -352,3 +352,18 @@ def test_frames_keep_their_shape_and_type():
     frame = cv2.resize(blank(), (1280, 720))
     out = processor.process(frame)
     assert out.shape == frame.shape and out.dtype == np.uint8
+
+
+def test_clear_forgets_the_stream_at_once_and_the_next_frame_starts_afresh():
+    pipeline = FakePipeline()
+    processor = processor_for(pipeline)
+    run(processor, pipeline, [[(200, 150, 120, 120)]] * 10)
+    assert processor.snapshot().tracks and processor.snapshot().stats.frames == 10
+
+    processor.clear()  # the page, on STOP
+    snapshot = processor.snapshot()
+    assert snapshot.tracks == [] and snapshot.main is None and len(snapshot.times) == 0
+    assert snapshot.stats.frames == 0 and snapshot.stats.analyzed == 0
+    processor.process(blank(), timestamp=10 / FPS)  # frames go on without a gap: still a fresh start
+    assert [t.id for t in processor.snapshot().tracks] == [2]
+    assert processor.snapshot().stats.frames == 1
