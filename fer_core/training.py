@@ -263,10 +263,10 @@ def train(config: TrainConfig, strategy=None, log=print) -> Path | None:
                 model.set_weights(keras.models.load_model(config.init_from, compile=False).get_weights())
             _compile(model, config, steps)
     state["distribution"] = {"strategy": type(strategy).__name__, "replicas": replicas}
-    if not finished:
-        if config.steps_per_epoch:
-            train_ds = train_ds.repeat()
-        try:
+    if config.steps_per_epoch:
+        train_ds = train_ds.repeat()
+    try:
+        if not finished:
             model.fit(
                 train_ds,
                 validation_data=val_ds,
@@ -277,15 +277,17 @@ def train(config: TrainConfig, strategy=None, log=print) -> Path | None:
                 shuffle=False,  # the pipeline shuffles
                 verbose=1 if sys.stdout.isatty() else 2,
             )
-        except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
-            # A worker died or its network went away: the others cannot go on alone. TensorFlow's
-            # answer is to restart the whole cluster, so say how, and from where it will resume.
-            raise WorkerLost(
-                f"lost contact with a worker ({error.message.splitlines()[0]}); start every worker again "
-                f"with the same command and they resume from epoch {files.read_state().get('epoch', 0)}"
-            ) from None
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
+        # A worker died or its network went away: the others cannot go on alone. TensorFlow's
+        # answer is to restart the whole cluster, so say how, and from where it will resume.
+        raise WorkerLost(
+            f"lost contact with a worker ({error.message.splitlines()[0]}); start every worker again "
+            f"with the same command and they resume from epoch {files.read_state().get('epoch', 0)}"
+        ) from None
+    finally:
+        if not chief:
+            shutil.rmtree(written.dir, ignore_errors=True)
     if not chief:
-        shutil.rmtree(written.dir, ignore_errors=True)
         return None
     return write_artifacts(config, files, train_set, val_set, log)
 
