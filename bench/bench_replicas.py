@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from load import LoadMeter  # bench/load.py: this script's folder is first on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "docs" / "astronaut.jpg"
 CHROMIUM = "/usr/bin/chromium"
@@ -164,7 +166,8 @@ def main() -> None:
 
     import_tensorflow()  # quietly: hardware_description asks TensorFlow for GPUs
     cores = os.cpu_count()
-    print(f"Machine: {hardware_description()}; load average before: {os.getloadavg()[0]:.1f}")
+    meter = LoadMeter()
+    print(f"Machine: {hardware_description()}")
     rates: dict[int, list[float]] = {1: [], 2: []}
     for _ in range(args.rounds):
         for processes in (1, 2):
@@ -201,7 +204,7 @@ def main() -> None:
         f"| {', '.join(f'{m:.0f}' for m in two['peak_mb'])} |"
     )
     print(f"| nginx RSS (MB) | {one['nginx_mb']:.0f} | {two['nginx_mb']:.0f} |")
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    print(f"Load: {meter.describe()}")
 
 
 if __name__ == "__main__":
