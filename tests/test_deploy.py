@@ -6,8 +6,8 @@ foreground, everything in the run folder). Headless Chromium visitors then uploa
 nginx, each in its own browser context (its own cookies, so its own Streamlit session). The test
 shows that the sessions were spread over both replicas, that every request of a session went to
 the same replica (sticky: the upload reaches the replica that holds the session), and that each
-replica loaded the model once. Skipped without nginx (`apt-get install nginx`), Chromium or
-playwright. Takes about 1-2 minutes on 2 busy cores.
+replica loaded the model once; another test streams the live page through the proxy. Skipped
+without nginx (`apt-get install nginx`), Chromium or playwright. About 1-2 minutes on 2 busy cores.
 """
 
 from __future__ import annotations
@@ -174,3 +174,50 @@ def test_two_replicas_behind_nginx_share_the_sessions(replicas, tmp_path, astron
         replica_log = (run_dir / f"replica-{index}.log").read_text()
         assert replica_log.count("loaded model") == 1, replica_log  # one model per process
         assert "Traceback" not in replica_log
+
+
+@needs_nginx
+def test_the_live_page_streams_through_the_proxy(replicas, tmp_path, astronaut_bgr):
+    """The live page's WebRTC signalling goes over the session's WebSocket through nginx to the replica
+    holding the session; the video flows between Chromium's fake camera and that replica directly
+    (on loopback no TURN server is needed), and comes back annotated."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_live_browser import metric, write_camera
+
+    def analysed(page) -> int:
+        try:
+            return int(metric(page, "Frames analysed") or 0)
+        except PlaywrightTimeout:  # the readout appears once the stream runs
+            return 0
+
+    url, run_dir = replicas
+    camera = tmp_path / "camera.y4m"
+    write_camera(camera, astronaut_bgr)
+    args = ["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=[*args, f"--use-file-for-fake-video-capture={camera}"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1500})
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            page.goto(url)
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("live", re.I)).click()
+            page.wait_for_url("**/live")
+            webrtc = page.frame_locator('iframe[title*="webrtc_streamer"]')
+            webrtc.get_by_role("button", name=re.compile("^start$", re.I)).click()
+            deadline = time.monotonic() + 120
+            while analysed(page) < 5:
+                if time.monotonic() > deadline:
+                    page.screenshot(path=str(tmp_path / "live.png"), full_page=True)
+                    raise AssertionError(f"no frames analysed through the proxy after 120 s: {tmp_path / 'live.png'}")
+                page.wait_for_timeout(500)
+            assert webrtc.locator("video").first.evaluate("v => v.videoWidth") > 0  # annotated video back
+            main_face = metric(page, "Main face")
+            key = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}["fer_replica"]
+        finally:
+            browser.close()
+    assert main_face.split()[0] == "happy", main_face
+    assert len(_replica_of(run_dir, key)) == 1  # page, scripts and signalling on one replica
