@@ -1,0 +1,99 @@
+"""Speed and memory of video-file analysis: x real time and peak RSS for 640x480 and 1080p clips.
+
+    python bench/bench_video.py [--seconds 60] [--sizes 640x480 1920x1080] [--analyses-per-second 6]
+
+Makes each clip first (tests/video_clips.py: the astronaut's face moving across a grey ramp,
+30 fps, H.264, with an AAC tone), then analyses it with `fer_core.video.analyze_video` and the
+default settings in a fresh process of its own, so that each peak RSS (TensorFlow included) is that
+clip's alone. Prints a Markdown table. Uses the shipped model, or $FER_MODEL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def run_one(clip: Path, rate: float) -> dict:
+    """Analyse one clip in this process; the figures as a dict."""
+    from fer_core.classifier import DEFAULT_MODEL
+    from fer_core.pipeline import EmotionPipeline
+    from fer_core.video import VideoSettings, analyze_video
+
+    pipeline = EmotionPipeline.load(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
+    pipeline.classify_boxes(np.zeros((64, 64, 3), np.uint8), [(0, 0, 64, 64)])  # trace the graph first
+    cpu_start = time.process_time()
+    with tempfile.TemporaryDirectory() as folder:
+        analysis = analyze_video(pipeline, clip, Path(folder) / "out.mp4", VideoSettings(analyses_per_second=rate))
+        out_mb = (Path(folder) / "out.mp4").stat().st_size / 2**20
+    return {
+        "frames": analysis.frames,
+        "video_s": analysis.frames / analysis.info.fps,
+        "processing_s": analysis.processing_s,
+        "speed": analysis.speed,
+        "cpu_s": time.process_time() - cpu_start,
+        "analyzed": len(analysis.analyzed_frames),
+        "faces": len(analysis.face_ids()),
+        "out_mb": out_mb,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--sizes", nargs="+", default=["640x480", "1920x1080"])
+    parser.add_argument("--analyses-per-second", type=float, default=6.0)
+    parser.add_argument("--run", type=Path, help=argparse.SUPPRESS)  # the child process: analyse this clip
+    args = parser.parse_args()
+    if args.run:
+        print(json.dumps(run_one(args.run, args.analyses_per_second)))
+        return
+
+    from fer_core.training import hardware_description
+    from tests.video_clips import face_clip
+
+    print(f"Machine: {hardware_description()}; load average before: {os.getloadavg()[0]:.1f}\n")
+    print(
+        "| clip | frames | video (s) | processing (s) | x real time | CPU (s) | analysed | faces | MP4 (MB) "
+        "| peak RSS (MB) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as folder:
+        for size in args.sizes:
+            width, height = (int(v) for v in size.split("x"))
+            clip = Path(folder) / f"{size}.mp4"
+            face_clip(clip, width, height, fps=30, seconds=args.seconds, audio=True)
+            command = [
+                sys.executable,
+                __file__,
+                "--run",
+                str(clip),
+                "--analyses-per-second",
+                str(args.analyses_per_second),
+            ]
+            result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+            print(
+                f"| {size}, 30 fps, {args.seconds:g} s, {clip.stat().st_size / 2**20:.1f} MB | {result['frames']} "
+                f"| {result['video_s']:.1f} | {result['processing_s']:.1f} | **{result['speed']:.2f}** "
+                f"| {result['cpu_s']:.1f} | {result['analyzed']} | {result['faces']} | {result['out_mb']:.1f} "
+                f"| {result['peak_rss_mb']:.0f} |",
+                flush=True,
+            )
+    print(f"\nLoad average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
