@@ -11,12 +11,12 @@ import io
 import json
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from fer_core.labels import EMOTIONS
+from fer_core.photos import PhotoResult
 from fer_core.pipeline import Face
 from fer_core.video import VideoAnalysis
 
@@ -91,24 +91,6 @@ def video_json(analysis: VideoAnalysis) -> str:
 
 
 # ---- photos ----
-
-
-@dataclass
-class PhotoResult:
-    """One analysed photo: its name, size and faces (numbered from 1 in list order, as drawn)."""
-
-    name: str
-    width: int
-    height: int
-    faces: list[Face]
-
-    def to_dict(self) -> dict:
-        return {
-            "image": self.name,
-            "width": self.width,
-            "height": self.height,
-            "faces": [f.to_dict() for f in self.faces],
-        }
 
 
 def runner_up(face: Face) -> str:

@@ -106,6 +106,22 @@ def encode_png(image_bgr: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def encode_jpeg(image_bgr: np.ndarray, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image_bgr[:, :, ::-1])).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def image_format(data: bytes) -> str | None:
+    """The kind of image `data` holds ("JPEG", "PNG", ...; phones' MPO counts as JPEG), None if unknown.
+    Reads the header only."""
+    try:
+        kind = Image.open(io.BytesIO(data), formats=FORMATS).format
+    except Exception:
+        return None
+    return "JPEG" if kind == "MPO" else kind
+
+
 def _small_rgb(image: Image.Image, max_side: int) -> Image.Image:
     """The first frame of any mode (16-bit, CMYK, palette, alpha, animated) as 8-bit RGB within `max_side`.
 

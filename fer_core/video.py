@@ -18,6 +18,8 @@ meant for the user; on any failure the partial output is discarded (a path is de
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import io
 import time
 from collections.abc import Callable
@@ -39,6 +41,11 @@ VIDEO_TYPES = ("mp4", "mov", "webm", "avi", "mkv", "m4v")
 # Audio codecs an MP4 file can hold as they are; any other is re-encoded to AAC.
 MP4_AUDIO = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
 FALLBACK_FPS = Fraction(30)
+# Every frame allocates several picture-sized buffers (6 MB each at 1080p). glibc's malloc keeps the
+# freed ones and, as their sizes interleave, its heap grows without bound: 60 s of 1080p took the
+# process from 0.9 to 1.6-1.9 GB. Handing freed memory back every this many frames keeps it flat
+# (measured: 0.94 GB throughout, for about 5% more CPU time).
+TRIM_EVERY_FRAMES = 150
 
 
 class VideoError(ValueError):
@@ -287,6 +294,8 @@ def _annotate(pipeline, container, destination, settings, limits, on_progress, p
                     annotated = draw_faces(bgr, [track.face for track in tracks], captions, settings.show_probs)
                     writer.write(annotated, frame)
                     number += 1
+                    if number % TRIM_EVERY_FRAMES == 0:
+                        _return_freed_memory()
                     now = time.perf_counter()
                     if on_progress and now - last_report >= progress_every_s:
                         last_report = now
@@ -446,6 +455,22 @@ def _with_rotation(info: VideoInfo, frame: av.VideoFrame) -> VideoInfo:
     if rotation % 180:
         return replace(info, rotation=rotation, width=info.height, height=info.width)
     return replace(info, rotation=rotation)
+
+
+def _libc_trim():
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        return None
+
+
+_MALLOC_TRIM = _libc_trim()
+
+
+def _return_freed_memory() -> None:
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _upright(bgr: np.ndarray, rotation: int) -> np.ndarray:

@@ -1,21 +1,23 @@
-"""Photo page: upload a picture; every face is boxed, labelled and charted."""
+"""Photo page: upload photos (or take one with the camera); every face is boxed, numbered, labelled and charted."""
 
-import json
-from pathlib import Path
-
+import pandas as pd
 import streamlit as st
 
 from fer_core.charts import probability_bars
 from fer_core.detection import DetectorSettings
-from fer_core.images import ImageError, decode_image, encode_png
+from fer_core.export import annotated_zip, photos_csv, photos_json, runner_up
+from fer_core.images import ImageError
+from fer_core.photos import AnalysedPhoto, analyse_photo
 from fer_core.preprocess import crop_face
-from fer_core.rendering import draw_faces
 from fer_core.resources import pipeline_or_stop, run_inside_app
 
 run_inside_app()
 
+CHARTS_UP_TO = 4  # faces per photo shown with a chart each; more get a compact table first
+GALLERY_COLUMNS = 3
+
 st.title(":material/photo_camera: Photo")
-st.write("Upload a photo: every face found is boxed and labelled with its most likely emotion.")
+st.write("Upload photos: every face found is boxed, numbered and labelled with its most likely emotion.")
 
 with st.sidebar:
     st.subheader("Face detection")
@@ -31,47 +33,110 @@ with st.sidebar:
     )
     show_probs = st.toggle("Draw probability bars on the image", value=False)
 
-# No `type=` filter: Streamlit would refuse other files with only a red icon whose reason shows on hover.
-# Every file reaches decode_image, which says in a visible message why it cannot be read.
-upload = st.file_uploader("Photo: JPEG, PNG, WebP, BMP, GIF or TIFF, up to 25 MB")
-if upload is None:
+source = st.radio("Source", ["Files", "Camera"], horizontal=True, label_visibility="collapsed")
+if source == "Camera":
+    shot = st.camera_input("Take a photo")
+    uploads = [shot] if shot is not None else []
+else:
+    # No `type=` filter: Streamlit would refuse other files with only a red icon whose reason shows on hover.
+    # Every file reaches decode_image, which says in a visible message why it cannot be read.
+    uploads = st.file_uploader(
+        "Photos: JPEG, PNG, WebP, BMP, GIF or TIFF, up to 25 MB each", accept_multiple_files=True
+    )
+if not uploads:
     st.stop()
 
 pipeline = pipeline_or_stop()
-try:
-    image = decode_image(upload.getvalue())
-except ImageError as error:
-    st.error(f"Cannot read **{upload.name}**: {error}.")
+settings = DetectorSettings(min_neighbors=min_neighbors, min_face_fraction=min_face / 100)
+
+# Each upload is analysed, drawn and encoded once; reruns (a download, a toggle) reuse it. Kept per
+# session, for the current uploads only, so no photo outlives the visit or its removal from the list.
+cache: dict = st.session_state.setdefault("photo_cache", {})
+keys = [(upload.file_id, settings, show_probs) for upload in uploads]
+for stale in set(cache) - set(keys):
+    del cache[stale]
+photos: list[AnalysedPhoto] = []
+with st.spinner("Finding faces ..."):
+    for key, upload in zip(keys, uploads):
+        if key not in cache:
+            try:
+                cache[key] = analyse_photo(pipeline, upload.getvalue(), upload.name, settings, show_probs)
+            except ImageError as error:
+                cache[key] = error
+        if isinstance(cache[key], ImageError):
+            st.error(f"Cannot read **{upload.name}**: {cache[key]}.")
+        else:
+            photos.append(cache[key])
+if not photos:
     st.stop()
 
-settings = DetectorSettings(min_neighbors=min_neighbors, min_face_fraction=min_face / 100)
-with st.spinner("Finding faces ..."):
-    faces = pipeline.analyze(image, settings)
 
-st.image(draw_faces(image, faces, show_probs=show_probs), channels="BGR", width="stretch")
-height, width = image.shape[:2]
-if not faces:
-    st.info(
-        "No face found. The detector looks for frontal faces: "
-        "try a larger or more frontal face, or lower the strictness."
-    )
-else:
+def show_faces(photo: AnalysedPhoto, key: str) -> None:
+    """The faces of one photo, numbered as drawn: a chart each, or for many a table and charts on demand."""
+    faces = photo.result.faces
+    if not faces:
+        st.info(
+            "No face found. The detector looks for frontal faces: "
+            "try a larger or more frontal face, or lower the strictness."
+        )
+        return
     st.success(f"{len(faces)} face{'s' if len(faces) > 1 else ''} found.")
+    if len(faces) > CHARTS_UP_TO:
+        rows = [
+            {"face": f"#{n}", "emotion": f.label, "confidence": f.confidence, "runner-up": runner_up(f)}
+            for n, f in enumerate(faces, start=1)
+        ]
+        st.dataframe(
+            pd.DataFrame(rows),
+            hide_index=True,
+            column_config={"confidence": st.column_config.NumberColumn(format="percent")},
+        )
+        if not st.toggle("Show a chart for each face", key=f"charts-{key}"):
+            return
+    for number, face in enumerate(faces, start=1):
+        thumbnail, chart = st.columns([1, 4])
+        thumbnail.image(
+            crop_face(photo.image, face.box, pipeline.margin), channels="BGR", caption=f"Face #{number}", width=120
+        )
+        chart.plotly_chart(
+            probability_bars(face.probs, title=f"Face #{number}: {face.label} ({face.confidence:.0%})"),
+            key=f"face-{key}-{number}",
+        )
 
-for number, face in enumerate(faces, start=1):
-    thumbnail, chart = st.columns([1, 4])
-    thumbnail.image(crop_face(image, face.box, pipeline.margin), channels="BGR", caption=f"Face {number}", width=120)
-    chart.plotly_chart(
-        probability_bars(face.probs, title=f"Face {number}: {face.label} ({face.confidence:.0%})"),
-        key=f"face-{number}",
+
+if len(photos) == 1:
+    [photo] = photos
+    st.image(photo.annotated, width="stretch")
+    show_faces(photo, "0")
+else:
+    found = sum(len(photo.result.faces) for photo in photos)
+    st.success(f"{len(photos)} photos, {found} face{'s' if found != 1 else ''} found.")
+    for start in range(0, len(photos), GALLERY_COLUMNS):
+        for column, photo in zip(st.columns(GALLERY_COLUMNS), photos[start : start + GALLERY_COLUMNS]):
+            faces = photo.result.faces
+            labels = ", ".join(f"#{n} {f.label}" for n, f in enumerate(faces, start=1)) or "no face"
+            column.image(photo.annotated, caption=f"{photo.result.name}: {labels}", width="stretch")
+    for index, photo in enumerate(photos):
+        faces = photo.result.faces
+        with st.expander(f"{photo.result.name}: {len(faces)} face{'s' if len(faces) != 1 else ''}"):
+            show_faces(photo, str(index))
+
+# Downloads only of what exists: results when a face was found, annotated images when something was drawn.
+with_faces = [photo for photo in photos if photo.result.faces]
+if with_faces:
+    results = [photo.result for photo in photos]
+    stem = photos[0].file_name.rsplit("_emotions", 1)[0] if len(photos) == 1 else "photos"
+    columns = st.columns(3)
+    if len(with_faces) == 1:
+        columns[0].download_button(
+            "Download annotated image", with_faces[0].annotated, with_faces[0].file_name, with_faces[0].mime
+        )
+    else:
+        archive = annotated_zip([(photo.file_name, photo.annotated) for photo in with_faces])
+        columns[0].download_button(
+            "Download annotated images (ZIP)", archive, f"{stem}_emotions.zip", "application/zip"
+        )
+    columns[1].download_button("Download results (CSV)", photos_csv(results), f"{stem}_emotions.csv", "text/csv")
+    columns[2].download_button(
+        "Download results (JSON)", photos_json(results), f"{stem}_emotions.json", "application/json"
     )
-
-stem = Path(upload.name).stem
-results = {"image": upload.name, "width": width, "height": height, "faces": [face.to_dict() for face in faces]}
-left, right = st.columns(2)
-left.download_button(
-    "Download annotated image", encode_png(draw_faces(image, faces)), f"{stem}_emotions.png", "image/png"
-)
-right.download_button(
-    "Download results (JSON)", json.dumps(results, indent=2), f"{stem}_emotions.json", "application/json"
-)

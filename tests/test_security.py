@@ -108,6 +108,22 @@ def test_uploaded_photo_is_never_written_to_disk(astronaut_bgr):
     assert leaked == []  # and no file written meanwhile (by anyone) holds the photo's bytes
 
 
+def test_uploaded_video_is_never_written_to_disk():
+    from tests.video_clips import face_clip
+
+    clip = io.BytesIO()
+    face_clip(clip, 320, 240, fps=10, seconds=1.0)
+    page = str(ROOT / "pages" / "video.py")
+    for run in ("warm-up", "watched"):  # the first run loads the model, which may write caches legitimately
+        at = AppTest.from_file(page, default_timeout=120).run()
+        at.file_uploader[0].set_value((f"{run}.mp4", clip.getvalue(), "video/mp4")).run()
+        [start] = [b for b in at.button if b.label == "Analyse the video"]
+        with watching() as events:
+            start.click().run()
+        assert not at.exception and not at.error and at.get("video")  # the clip was analysed ...
+    assert events == []  # ... without this process opening any file for writing or starting a process
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes() if path.stat().st_size < 200_000_000 else b""
@@ -116,11 +132,18 @@ def _read(path: Path) -> bytes:
 
 
 def test_decoding_works_from_bytes_in_memory():
-    """The page hands the upload's bytes to decode_image; nothing in between takes a path."""
-    source = (ROOT / "pages" / "photo.py").read_text()
-    assert "decode_image(upload.getvalue())" in source
-    for risky in ("tempfile", "imwrite", "open(", ".save("):
-        assert risky not in source
+    """The page hands the upload's bytes to analyse_photo, which hands them to decode_image; nothing in
+    between takes a path. The video page hands the upload itself (an in-memory file) to PyAV."""
+    page = (ROOT / "pages" / "photo.py").read_text()
+    photos = (ROOT / "fer_core" / "photos.py").read_text()
+    assert "analyse_photo(pipeline, upload.getvalue()," in page
+    assert "decode_image(data)" in photos
+    video_page = (ROOT / "pages" / "video.py").read_text()
+    assert "probe(upload," in video_page and "analyze_video(pipeline, upload, output," in video_page
+    assert "output = io.BytesIO()" in video_page
+    for source in (page, photos, video_page):
+        for risky in ("tempfile", "imwrite", "open(", ".save("):
+            assert risky not in source
 
 
 # ---- user bytes only reach the intended decoders ----

@@ -1,0 +1,66 @@
+"""Photos as the photo page and the exports see them: read, analysed, drawn with numbered faces, encoded once.
+
+`analyse_photo` turns one uploaded file into a `PhotoResult` (its faces, numbered from 1 in the order
+drawn and listed) and the annotated image, encoded in the upload's own kind: a JPEG comes back as
+a JPEG (a 12 MP photo as a PNG would be several times larger), anything else as a PNG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.detection import DetectorSettings
+from fer_core.images import decode_image, encode_jpeg, encode_png, image_format
+from fer_core.pipeline import EmotionPipeline, Face
+from fer_core.rendering import caption, draw_faces
+
+
+@dataclass
+class PhotoResult:
+    """One analysed photo: its name, size and faces (numbered from 1 in list order, as drawn)."""
+
+    name: str
+    width: int
+    height: int
+    faces: list[Face]
+
+    def to_dict(self) -> dict:
+        faces = [{"face": number, **face.to_dict()} for number, face in enumerate(self.faces, start=1)]
+        return {"image": self.name, "width": self.width, "height": self.height, "faces": faces}
+
+
+@dataclass
+class AnalysedPhoto:
+    result: PhotoResult
+    image: np.ndarray  # BGR as analysed (upright, scaled down to images.MAX_SIDE)
+    annotated: bytes  # encoded: JPEG for a JPEG upload, else PNG
+    file_name: str  # "<stem>_emotions.jpg" or ".png"
+
+    @property
+    def mime(self) -> str:
+        return "image/jpeg" if self.file_name.endswith(".jpg") else "image/png"
+
+
+def numbered_captions(faces: list[Face]) -> list[str]:
+    return [f"#{number} {caption(face)}" for number, face in enumerate(faces, start=1)]
+
+
+def analyse_photo(
+    pipeline: EmotionPipeline,
+    data: bytes,
+    name: str,
+    settings: DetectorSettings | None = None,
+    show_probs: bool = False,
+) -> AnalysedPhoto:
+    """Raises ImageError for a file that is not a readable image."""
+    image = decode_image(data)
+    faces = pipeline.analyze(image, settings)
+    drawn = draw_faces(image, faces, numbered_captions(faces), show_probs=show_probs)
+    jpeg = image_format(data) == "JPEG"
+    encoded = encode_jpeg(drawn) if jpeg else encode_png(drawn)
+    file_name = f"{Path(name).stem}_emotions{'.jpg' if jpeg else '.png'}"
+    height, width = image.shape[:2]
+    return AnalysedPhoto(PhotoResult(name, width, height, faces), image, encoded, file_name)
