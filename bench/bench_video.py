@@ -62,10 +62,13 @@ def main() -> None:
         print(json.dumps(run_one(args.run, args.analyses_per_second)))
         return
 
+    from load import LoadMeter  # bench/load.py: this script's folder is first on sys.path
+
     from fer_core.training import hardware_description
     from tests.video_clips import face_clip
 
-    print(f"Machine: {hardware_description()}; load average before: {os.getloadavg()[0]:.1f}\n")
+    meter = LoadMeter()
+    print(f"Machine: {hardware_description()}\n")
     print(
         "| clip | frames | video (s) | processing (s) | x real time | CPU (s) | analysed | faces | MP4 (MB) "
         "| peak RSS (MB) |"
@@ -92,7 +95,7 @@ def main() -> None:
                 f"| {result['peak_rss_mb']:.0f} |",
                 flush=True,
             )
-    print(f"\nLoad average after: {os.getloadavg()[0]:.1f}")
+    print(f"\nLoad: {meter.describe()}")
 
 
 if __name__ == "__main__":
