@@ -7,7 +7,7 @@ a JPEG (a 12 MP photo as a PNG would be several times larger), anything else as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,9 @@ import numpy as np
 from fer_core.detection import DetectorSettings
 from fer_core.images import decode_image, encode_jpeg, encode_png, image_format
 from fer_core.pipeline import EmotionPipeline, Face
+from fer_core.preprocess import crop_face
 from fer_core.rendering import caption, draw_faces
+from fer_core.saliency import Saliency, occlusion_map
 
 
 @dataclass
@@ -38,6 +40,14 @@ class AnalysedPhoto:
     image: np.ndarray  # BGR as analysed (upright, scaled down to images.MAX_SIDE)
     annotated: bytes  # encoded: JPEG for a JPEG upload, else PNG
     file_name: str  # "<stem>_emotions.jpg" or ".png"
+    saliency: dict[int, Saliency] = field(default_factory=dict)  # face number -> its map, made on demand
+
+    def explain(self, pipeline: EmotionPipeline, number: int) -> Saliency:
+        """Why face `number` (from 1) got its label: its occlusion map, computed once."""
+        if number not in self.saliency:
+            face = self.result.faces[number - 1]
+            self.saliency[number] = occlusion_map(pipeline.classifier, crop_face(self.image, face.box, pipeline.margin))
+        return self.saliency[number]
 
     @property
     def mime(self) -> str:

@@ -10,6 +10,7 @@ from fer_core.images import ImageError
 from fer_core.photos import AnalysedPhoto, analyse_photo
 from fer_core.preprocess import crop_face
 from fer_core.resources import pipeline_or_stop, run_inside_app
+from fer_core.saliency import HOW_TO_READ, overlay
 
 run_inside_app()
 
@@ -95,13 +96,21 @@ def show_faces(photo: AnalysedPhoto, key: str) -> None:
             return
     for number, face in enumerate(faces, start=1):
         thumbnail, chart = st.columns([1, 4])
-        thumbnail.image(
-            crop_face(photo.image, face.box, pipeline.margin), channels="BGR", caption=f"Face #{number}", width=120
-        )
+        crop = crop_face(photo.image, face.box, pipeline.margin)
+        thumbnail.image(crop, channels="BGR", caption=f"Face #{number}", width=120)
+        why = thumbnail.toggle("Why this label?", key=f"why-{key}-{number}")
         chart.plotly_chart(
             probability_bars(face.probs, title=f"Face #{number}: {face.label} ({face.confidence:.0%})"),
             key=f"face-{key}-{number}",
         )
+        if why:
+            with st.spinner("Hiding one part of the face at a time ..."):
+                saliency = photo.explain(pipeline, number)
+            thumbnail.image(overlay(crop, saliency), channels="BGR", caption="What it relied on", width=120)
+            chart.caption(
+                HOW_TO_READ.format(label=saliency.label)
+                + f" Cost: {saliency.seconds:.2f} s for this face ({saliency.variants} covered copies classified)."
+            )
 
 
 if len(photos) == 1:

@@ -154,3 +154,14 @@ def test_the_annotated_image_is_encoded_once_per_upload(astronaut_bgr, monkeypat
     assert len(calls) == 1
     at.run()  # any rerun, e.g. after a download or a widget change that does not change the drawing
     assert len(calls) == 1
+
+
+def test_why_this_label_shows_the_map_with_how_to_read_it_and_its_cost(astronaut_bgr):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.file_uploader[0].set_value([("astronaut.jpg", _jpeg(astronaut_bgr[:, :, ::-1]), "image/jpeg")]).run()
+    assert [image.captions[0] for image in at.get("image")][1:] == ["Face #1"]
+    at.toggle(key="why-0-1").set_value(True).run()
+    assert not at.exception
+    assert [image.captions[0] for image in at.get("image")][1:] == ["Face #1", "What it relied on"]
+    [text] = [c.value for c in at.caption if "Cost:" in c.value]
+    assert "lowered the chance of **happy** most" in text and "100 covered copies classified" in text
