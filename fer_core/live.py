@@ -94,6 +94,16 @@ class LiveSnapshot:
     probs: np.ndarray  # (N, 7) main face's smoothed probabilities then; NaN when there was no face
 
 
+@dataclass(frozen=True)
+class LiveRecord:
+    """What the stream can give to download: every face of every analysis since START, and the last frame."""
+
+    times: np.ndarray  # (N,) seconds, one per face per analysis
+    face_ids: list[int]  # (N,)
+    probs: np.ndarray  # (N, 7) that face's smoothed probabilities then
+    frame: np.ndarray | None  # the last frame returned, annotated (BGR)
+
+
 class FrameProcessor:
     """Annotates the frames of one stream; `process` runs on the video thread, the rest anywhere."""
 
@@ -108,6 +118,7 @@ class FrameProcessor:
         pipeline: Pipeline,
         settings: LiveSettings = LiveSettings(),
         timeline_length: int = 300,
+        history_rows: int = 100_000,  # faces x analyses kept for the CSV: over an hour of one face at 20 a second
         clock: Callable[[], float] = time.perf_counter,  # measures processing time; tests pass a fake one
     ):
         self.pipeline = pipeline
@@ -119,6 +130,8 @@ class FrameProcessor:
         self._published: list[Track] = []
         self._main: Track | None = None
         self._timeline: deque[tuple[float, np.ndarray]] = deque(maxlen=timeline_length)
+        self._history: deque[tuple[float, int, np.ndarray]] = deque(maxlen=history_rows)
+        self._last_frame: np.ndarray | None = None
         self._cleared = False  # set by `clear`; the processing thread then forgets its tracks
         # used by the processing thread only
         self._next_analysis = float("-inf")
@@ -141,6 +154,8 @@ class FrameProcessor:
         with self._lock:
             self._published, self._main = [], None
             self._timeline.clear()
+            self._history.clear()
+            self._last_frame = None
             self._stats = LiveStats()
             self._cleared = True
 
@@ -167,6 +182,7 @@ class FrameProcessor:
             tracks = self.tracker.visible()
             captions = [f"#{track.id} {caption(track.face)}" for track in tracks]
             out = draw_faces(bgr, [track.face for track in tracks], captions, show_probs=settings.show_probs)
+            self._last_frame = out  # one reference swapped, read by `record`
             failed = False
         except Exception:
             self._log_error(now)
@@ -181,6 +197,8 @@ class FrameProcessor:
         with self._lock:
             self._published, self._main = [], None
             self._timeline.clear()
+            self._history.clear()
+            self._last_frame = None
             self._stats = LiveStats()
 
     def _analyze(self, bgr: np.ndarray, now: float, settings: LiveSettings) -> None:
@@ -197,6 +215,7 @@ class FrameProcessor:
             self._published = tracks
             self._main = main_copy
             self._timeline.append((now, point))
+            self._history.extend((now, track.id, track.probs) for track in tracks)
 
     def _record(self, now: float, frame_ms: float, analysis_ms: float | None, failed: bool) -> None:
         self._last_timestamp = now
@@ -236,6 +255,14 @@ class FrameProcessor:
         times = np.array([t for t, _ in points], np.float64)
         probs = np.array([p for _, p in points], np.float64).reshape(len(points), len(EMOTIONS))
         return LiveSnapshot(tracks, main, stats, times, probs)
+
+    def record(self) -> LiveRecord:
+        """Every face of every analysis since the stream started, and the last frame; safe from any thread."""
+        with self._lock:
+            rows, frame = list(self._history), self._last_frame
+        times = np.array([t for t, _, _ in rows], np.float64)
+        probs = np.array([p for _, _, p in rows], np.float64).reshape(len(rows), len(EMOTIONS))
+        return LiveRecord(times, [face_id for _, face_id, _ in rows], probs, frame)
 
 
 def ice_servers(secrets: Mapping | None = None) -> list[dict]:

@@ -8,7 +8,9 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_core.charts import probability_timeline
-from fer_core.live import FrameProcessor, LiveSettings, LiveSnapshot, ice_servers
+from fer_core.export import timeline_csv
+from fer_core.images import encode_jpeg
+from fer_core.live import FrameProcessor, LiveRecord, LiveSettings, LiveSnapshot, ice_servers
 from fer_core.resources import live_model_path, pipeline_or_stop, run_inside_app
 
 run_inside_app()
@@ -128,15 +130,40 @@ def show(snapshot: LiveSnapshot, key: str) -> None:
         chart.plotly_chart(probability_timeline(snapshot.times, snapshot.probs, CHART_SECONDS), key=key)
 
 
+def keep_for_download(record: LiveRecord) -> None:
+    frame = encode_jpeg(record.frame) if record.frame is not None else None
+    timeline = timeline_csv(record.times, record.face_ids, record.probs) if len(record.times) else None
+    st.session_state.live_downloads = (frame, timeline)
+
+
+def offer_downloads() -> None:
+    """The frame and timeline kept last (at STOP, or with the button), if there are any."""
+    frame, timeline = st.session_state.get("live_downloads", (None, None))
+    left, right = st.columns(2)
+    if frame is not None:
+        left.download_button("Download the frame (JPEG)", frame, "live_frame.jpg", "image/jpeg", on_click="ignore")
+    if timeline is not None:
+        right.download_button(
+            "Download the timeline (CSV)", timeline, "live_timeline.csv", "text/csv", on_click="ignore"
+        )
+
+
 readout = st.empty()
 chart = st.empty()
 if not ctx.state.playing:
     # Stopped, or not started yet (also after coming back from another page): nothing of an old stream shows.
+    ended = st.session_state.pop("live_was_playing", False)
+    if ended:
+        keep_for_download(processor.record())  # what the stream showed last, and its whole timeline
     processor.clear()
-    if st.session_state.pop("live_was_playing", False):
+    if ended:
         readout.info("Stream ended. Press START to begin a new one.")
+    offer_downloads()
     st.stop()
 st.session_state.live_was_playing = True
+if st.button("Keep this moment for download", help="The frame on screen now and every face's timeline so far."):
+    keep_for_download(processor.record())
+offer_downloads()
 show(processor.snapshot(), key="timeline")
 refresh = 0
 while ctx.state.playing:

@@ -367,3 +367,17 @@ def test_clear_forgets_the_stream_at_once_and_the_next_frame_starts_afresh():
     processor.process(blank(), timestamp=10 / FPS)  # frames go on without a gap: still a fresh start
     assert [t.id for t in processor.snapshot().tracks] == [2]
     assert processor.snapshot().stats.frames == 1
+
+
+def test_record_holds_every_face_of_every_analysis_and_the_last_frame_until_cleared():
+    pipeline = FakePipeline()
+    processor = processor_for(pipeline)
+    run(processor, pipeline, [[(50, 100, 120, 120), (400, 100, 90, 90)]] * 5 + [[(50, 100, 120, 120)]] * 3)
+    record = processor.record()
+    assert len(record.times) == 5 * 2 + 3 * 2, "the second face is kept through its grace period"
+    assert record.face_ids[:2] == [1, 2] and set(record.face_ids) == {1, 2}
+    assert record.probs.shape == (len(record.times), len(EMOTIONS))
+    assert record.frame is not None and not np.array_equal(record.frame, blank()), "the frame as annotated"
+    processor.clear()
+    cleared = processor.record()
+    assert len(cleared.times) == 0 and cleared.frame is None

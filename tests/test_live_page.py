@@ -85,3 +85,26 @@ def test_the_page_says_what_to_do_without_a_camera():
     at.session_state["live_processor"] = streamed_processor()
     at.run()
     assert any("Allow the camera" in caption.value for caption in at.caption)
+
+
+def test_stop_keeps_the_last_frame_and_the_timeline_for_download():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["live_processor"] = streamed_processor()
+    at.session_state["live_was_playing"] = True
+    at.run()
+    assert not at.exception
+    buttons = {b.proto.label: b for b in at.get("download_button")}
+    assert list(buttons) == ["Download the frame (JPEG)", "Download the timeline (CSV)"]
+    frame, timeline = at.session_state["live_downloads"]
+    assert frame[:3] == b"\xff\xd8\xff"
+    rows = timeline.splitlines()
+    assert rows[0] == "time_s,face_id," + ",".join(EMOTIONS)
+    assert len(rows) == 1 + 20, "one row per face per analysis, all 20 frames analysed"
+    assert rows[1].startswith("0.0,1,") and rows[-1].startswith("1.267,1,")
+
+
+def test_no_downloads_before_any_stream():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["live_processor"] = FrameProcessor(OneFace())
+    at.run()
+    assert not at.exception and not at.get("download_button")
