@@ -1,8 +1,9 @@
 """Photos as the photo page and the exports see them: read, analysed, drawn with numbered faces, encoded once.
 
-`analyse_photo` turns one uploaded file into a `PhotoResult` (its faces, numbered from 1 in the order
-drawn and listed) and the annotated image, encoded in the upload's own kind: a JPEG comes back as
-a JPEG (a 12 MP photo as a PNG would be several times larger), anything else as a PNG.
+`analyse_photo` turns one uploaded file into a `PhotoResult` (its faces numbered from 1 in reading
+order, row by row and left to right, the same numbers drawn and listed) and the annotated image,
+encoded in the upload's own kind: a JPEG comes back as a JPEG (a 12 MP photo as a PNG would be
+several times larger), anything else as a PNG.
 """
 
 from __future__ import annotations
@@ -54,6 +55,21 @@ class AnalysedPhoto:
         return "image/jpeg" if self.file_name.endswith(".jpg") else "image/png"
 
 
+def reading_order(faces: list[Face]) -> list[Face]:
+    """Faces as a reader meets them: row by row from the top, left to right within a row. A face joins
+    the row above when its centre lies within half that row's first face's height of it."""
+    rows: list[list[Face]] = []
+    for face in sorted(faces, key=lambda f: f.box[1] + f.box[3] / 2):
+        x, y, w, h = face.box
+        if rows:
+            first = rows[-1][0].box
+            if abs((y + h / 2) - (first[1] + first[3] / 2)) <= first[3] / 2:
+                rows[-1].append(face)
+                continue
+        rows.append([face])
+    return [face for row in rows for face in sorted(row, key=lambda f: f.box[0])]
+
+
 def numbered_captions(faces: list[Face]) -> list[str]:
     return [f"#{number} {caption(face)}" for number, face in enumerate(faces, start=1)]
 
@@ -67,7 +83,7 @@ def analyse_photo(
 ) -> AnalysedPhoto:
     """Raises ImageError for a file that is not a readable image."""
     image = decode_image(data)
-    faces = pipeline.analyze(image, settings)
+    faces = reading_order(pipeline.analyze(image, settings))
     drawn = draw_faces(image, faces, numbered_captions(faces), show_probs=show_probs)
     jpeg = image_format(data) == "JPEG"
     encoded = encode_jpeg(drawn) if jpeg else encode_png(drawn)

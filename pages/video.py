@@ -153,7 +153,8 @@ st.dataframe(
     table,
     hide_index=True,
     column_config={
-        name: st.column_config.ProgressColumn(name, format="percent", min_value=0, max_value=1) for name in EMOTIONS
+        name: st.column_config.ProgressColumn(name, format="percent", min_value=0, max_value=1, width="small")
+        for name in EMOTIONS
     },
 )
 st.caption("The emotion columns give the share of the face's frames that carried each label.")

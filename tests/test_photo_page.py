@@ -112,7 +112,7 @@ def test_the_exports_hold_every_photo(astronaut_bgr, pipeline):
     assert photos[0].file_name == "astronaut_emotions.jpg" and photos[0].annotated[:3] == b"\xff\xd8\xff"
     assert photos[1].file_name == "pair_emotions.png" and photos[1].annotated[:4] == b"\x89PNG"
     xs = [face.box[0] for face in photos[1].result.faces]
-    assert xs == sorted(xs, reverse=True) or xs == sorted(xs), "faces are numbered in one clear order"
+    assert xs == sorted(xs), "faces side by side are numbered left to right"
     with zipfile.ZipFile(io.BytesIO(annotated_zip([(p.file_name, p.annotated) for p in photos]))) as archive:
         assert archive.namelist() == ["astronaut_emotions.jpg", "pair_emotions.png"]
 
@@ -124,6 +124,7 @@ def test_many_faces_get_a_compact_table_and_charts_on_demand(astronaut_bgr):
     table = at.dataframe[0].value
     assert list(table.columns) == ["face", "emotion", "confidence", "runner-up"]
     assert list(table["face"]) == ["#1", "#2", "#3", "#4", "#5"]
+    assert list(table["emotion"]) == ["happy"] * 5
     assert len(at.get("plotly_chart")) == 0, "charts only on demand"
     at.toggle(key="charts-0").set_value(True).run()
     assert len(at.get("plotly_chart")) == 5
@@ -165,3 +166,13 @@ def test_why_this_label_shows_the_map_with_how_to_read_it_and_its_cost(astronaut
     assert [image.captions[0] for image in at.get("image")][1:] == ["Face #1", "What it relied on"]
     [text] = [c.value for c in at.caption if "Cost:" in c.value]
     assert "lowered the chance of **happy** most" in text and "100 covered copies classified" in text
+
+
+def test_reading_order_numbers_rows_from_the_top_left_to_right():
+    from fer_core.photos import reading_order
+    from fer_core.pipeline import Face
+
+    probs = np.full(7, 1 / 7)
+    boxes = [(300, 20, 80, 80), (10, 30, 90, 90), (150, 200, 80, 80), (160, 10, 70, 70), (5, 210, 85, 85)]
+    ordered = [face.box for face in reading_order([Face(box, probs) for box in boxes])]
+    assert ordered == [(10, 30, 90, 90), (160, 10, 70, 70), (300, 20, 80, 80), (5, 210, 85, 85), (150, 200, 80, 80)]
