@@ -98,10 +98,9 @@ async def _session(browser, url: str, photo: Path) -> str:
     page.set_default_timeout(PAGE_TIMEOUT_MS)
     try:
         await page.goto(f"{url}/photo")
-        await page.get_by_text("Upload a photo").wait_for()
-        await page.set_input_files("input[type=file]", str(photo))
+        await page.set_input_files("input[type=file]", str(photo))  # waits for the page's uploader
         await page.get_by_text("1 face found.").wait_for()
-        await page.get_by_text(re.compile(r"^Face 1: happy \(\d+%\)$")).first.wait_for()
+        await page.get_by_text(re.compile(r"^Face #?1: happy \(\d+%\)$")).first.wait_for()
         cookies = {cookie["name"]: cookie["value"] for cookie in await context.cookies()}
         return cookies["fer_replica"]
     except Exception as error:
