@@ -36,3 +36,18 @@ def test_a_text_file_named_mp4_gets_one_message():
     assert not at.exception
     assert "Cannot read **holiday.mp4**: not a video" in at.error[0].value
     assert not [b for b in at.button if b.label == "Analyse the video"]
+
+
+def test_after_stop_the_page_says_where_it_stopped_and_offers_to_start_again():
+    from fer_core.video import Progress
+
+    clip = io.BytesIO()
+    face_clip(clip, 320, 240, fps=10, seconds=1.0)
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.file_uploader[0].set_value(("walk.mp4", clip.getvalue(), "video/mp4")).run()
+    # what the Stop button's callback leaves for the rerun it causes
+    at.session_state["video_stopped"] = Progress(87, 450, 3.0)
+    at.run()
+    assert not at.exception
+    assert at.warning[0].value == "Stopped after 87 of 450 frames; nothing was kept."
+    assert [b.label for b in at.button] == ["Analyse the video"] and not at.get("video")
