@@ -34,13 +34,8 @@ else:
     st.caption("Human agreement on FER2013 is about 65%: the faces are small, grayscale and often ambiguous.")
 
 st.subheader("Pages")
-st.page_link(
-    "pages/photo.py", label="Photo: upload a picture and see every face's emotion", icon=":material/photo_camera:"
-)
-st.page_link("pages/live.py", label="Live: your webcam, annotated in real time", icon=":material/videocam:")
-st.page_link("pages/video.py", label="Video: a recorded clip, every face followed and charted", icon=":material/movie:")
-st.page_link(
-    "pages/dashboard.py",
-    label="Training dashboard: how the model was trained and how it scores",
-    icon=":material/monitoring:",
-)
+# Short labels: a page link does not wrap, and a longer one runs off a phone's screen (390 px).
+st.page_link("pages/photo.py", label="Photo: every face in a picture", icon=":material/photo_camera:")
+st.page_link("pages/live.py", label="Live: your webcam, annotated", icon=":material/videocam:")
+st.page_link("pages/video.py", label="Video: every face in a clip", icon=":material/movie:")
+st.page_link("pages/dashboard.py", label="Training dashboard: how it was trained", icon=":material/monitoring:")
