@@ -4,7 +4,11 @@ A `FrameProcessor` gets one frame at a time from the WebRTC callback thread and 
 Between frames it does what a photo does not need:
 
 - it skips the model when it is behind: if the last analysis took longer than the time since that
-  frame, the new frame is drawn with the previous faces instead of being analysed;
+  frame, the new frame is drawn with the previous faces instead of being analysed; and it analyses
+  at most `max_analyses_per_second` (every other frame of a 30 fps camera), so that drawing the
+  frames between keeps up with the camera;
+- between full detections (every `FULL_DETECTION_SECONDS`) it looks for faces only near where they
+  were (`FaceDetector.detect_near`), a fraction of a whole frame's search;
 - a `FaceTracker` (`fer_core.tracking`, shared with video files) matches faces across frames by box
   overlap, gives each a stable id, smooths its probabilities over time and keeps it through short
   detector misses;
@@ -43,6 +47,8 @@ ICE_SERVERS_ENV = "FER_ICE_SERVERS"
 class Detector(Protocol):
     def detect(self, bgr: np.ndarray, settings: DetectorSettings | None = None) -> list[Box]: ...
 
+    def detect_near(self, bgr: np.ndarray, boxes: list[Box], settings: DetectorSettings | None = None) -> list[Box]: ...
+
 
 class Pipeline(Protocol):
     """What the processor needs of an `EmotionPipeline`."""
@@ -65,6 +71,9 @@ class LiveSettings:
     grace_seconds: float = 0.5  # how long a face the detector lost is kept (and drawn) before it is dropped
     iou_threshold: float = 0.2  # least box overlap for a detection to continue a track
     detect_max_side: int = 480  # detection runs on a copy this size; webcam faces are large
+    # Analyses at most this often: the frames between are drawn at once with the latest faces, so the
+    # analysis never takes all of the video thread's time (at 30 fps, every other frame is analysed).
+    max_analyses_per_second: float = 20.0
 
     def detector_settings(self) -> DetectorSettings:
         return DetectorSettings(
@@ -112,6 +121,9 @@ class FrameProcessor:
     # Timestamps that go back, or jump ahead by more than this, mean a new stream (STOP, then START):
     # its faces and timeline start afresh.
     NEW_STREAM_GAP_SECONDS = 2.0
+    # The whole frame is searched at least this often (a face that comes in is found within it);
+    # in between, only the regions of the faces already followed.
+    FULL_DETECTION_SECONDS = 0.5
 
     def __init__(
         self,
@@ -135,6 +147,7 @@ class FrameProcessor:
         self._cleared = False  # set by `clear`; the processing thread then forgets its tracks
         # used by the processing thread only
         self._next_analysis = float("-inf")
+        self._last_full_detection = float("-inf")
         self._last_timestamp = float("-inf")
         self._recent: deque[float] = deque()
         self._last_error_log = float("-inf")
@@ -178,7 +191,7 @@ class FrameProcessor:
             if now >= self._next_analysis:
                 self._analyze(bgr, now, settings)
                 analysis_ms = 1000 * (self._clock() - started)
-                self._next_analysis = now + analysis_ms / 1000
+                self._next_analysis = now + max(analysis_ms / 1000, 1 / settings.max_analyses_per_second)
             tracks = self.tracker.visible()
             captions = [f"#{track.id} {caption(track.face)}" for track in tracks]
             out = draw_faces(bgr, [track.face for track in tracks], captions, show_probs=settings.show_probs)
@@ -193,6 +206,7 @@ class FrameProcessor:
     def _start_stream(self) -> None:
         self.tracker.tracks.clear()
         self._next_analysis = float("-inf")
+        self._last_full_detection = float("-inf")
         self._recent.clear()
         with self._lock:
             self._published, self._main = [], None
@@ -202,7 +216,13 @@ class FrameProcessor:
             self._stats = LiveStats()
 
     def _analyze(self, bgr: np.ndarray, now: float, settings: LiveSettings) -> None:
-        boxes = self.pipeline.detector.detect(bgr, settings.detector_settings())
+        # Between full detections, faces are only looked for where they were: a fraction of the time.
+        known = [track.box for track in self.tracker.tracks if track.missed == 0]
+        if known and now - self._last_full_detection < self.FULL_DETECTION_SECONDS:
+            boxes = self.pipeline.detector.detect_near(bgr, known, settings.detector_settings())
+        else:
+            boxes = self.pipeline.detector.detect(bgr, settings.detector_settings())
+            self._last_full_detection = now
         faces = self.pipeline.classify_boxes(bgr, boxes) if boxes else []
         self.tracker.smoothing = settings.smoothing
         self.tracker.grace_seconds = settings.grace_seconds

@@ -50,11 +50,16 @@ class FakePipeline:
         self.clock = clock
         self.fail = False
         self.classify_calls = 0
+        self.near_calls = 0
 
     def detect(self, bgr, settings=None):
         if self.fail:
             raise RuntimeError("detector exploded")
         return list(self.boxes)
+
+    def detect_near(self, bgr, boxes, settings=None):
+        self.near_calls += 1
+        return self.detect(bgr, settings)
 
     def classify_boxes(self, bgr, boxes):
         self.classify_calls += 1
@@ -216,6 +221,17 @@ def test_a_fast_model_analyses_every_frame():
     stats = processor.snapshot().stats
     assert (stats.analyzed, stats.reused) == (30, 0)
     assert stats.fps == pytest.approx(FPS)
+
+
+def test_at_30_fps_a_fast_model_analyses_every_other_frame():
+    pipeline = FakePipeline()
+    processor = processor_for(pipeline)
+    for i in range(60):
+        pipeline.boxes = [(200, 150, 120, 120)]
+        out = processor.process(blank(), timestamp=i / 30)
+        assert not np.array_equal(out, blank()), "every frame is drawn with the face"
+    stats = processor.snapshot().stats
+    assert (stats.analyzed, stats.reused) == (30, 30)
 
 
 def test_an_error_on_one_frame_passes_it_through_and_the_next_frame_works(caplog):
@@ -381,3 +397,22 @@ def test_record_holds_every_face_of_every_analysis_and_the_last_frame_until_clea
     processor.clear()
     cleared = processor.record()
     assert len(cleared.times) == 0 and cleared.frame is None
+
+
+def test_between_full_detections_faces_are_looked_for_near_their_last_place_only():
+    pipeline = FakePipeline()
+    processor = processor_for(pipeline)
+    run(processor, pipeline, [[(200, 150, 120, 120)]] * 15)  # 1 s at 15 fps, every frame analysed
+    full = 15 - pipeline.near_calls
+    assert pipeline.near_calls >= 10 and 2 <= full <= 3, "the whole frame is searched every 0.5 s"
+    seen = run(processor, pipeline, [[(200, 150, 120, 120), (450, 150, 100, 100)]] * 8, start=15)
+    assert len(seen[-1]) == 2, "a face that comes in is found by the next full detection, within 0.5 s"
+
+
+def test_detect_near_follows_a_moved_face_and_ignores_the_rest(astronaut_bgr):
+    detector = FaceDetector()
+    frames = astronaut_frames(astronaut_bgr, [100, 130])
+    (box,) = detector.detect(frames[0])
+    near = detector.detect_near(frames[1], [box])
+    assert len(near) == 1 and 20 < near[0][0] - box[0] < 40
+    assert detector.detect_near(frames[1], [(0, 0, 80, 80)]) == [], "nothing where no face is"

@@ -29,6 +29,9 @@ class OneFace:
     def detect(self, bgr, settings=None):
         return [(200, 150, 120, 120)]
 
+    def detect_near(self, bgr, boxes, settings=None):
+        return self.detect(bgr, settings)
+
     def classify_boxes(self, bgr, boxes):
         return [Face(box, np.eye(len(EMOTIONS))[EMOTIONS.index("happy")]) for box in boxes]
 
@@ -44,7 +47,8 @@ def streamed_processor() -> FrameProcessor:
     processor = FrameProcessor(OneFace())
     for i in range(20):
         processor.process(np.zeros((480, 640, 3), np.uint8), timestamp=i / 15)
-    assert processor.snapshot().main is not None and processor.snapshot().stats.frames == 20
+    stats = processor.snapshot().stats
+    assert processor.snapshot().main is not None and stats.frames == 20 and stats.errors == 0
     return processor
 
 
