@@ -4,6 +4,7 @@
     python bench/live_browser.py --browsers 3         # three browsers streaming at once
     python bench/live_browser.py --cycles 15          # 15 START/STOP cycles, each must bring video back
     python bench/live_browser.py --minutes 10         # a long stream: server memory, threads, open files
+    python bench/live_browser.py --screenshot docs/live_page.png
 
 The camera is a .y4m written here: 640x480 at 30 fps, a grey copy of the astronaut's head sliding
 across a grey wall, so that every coloured pixel in the returned video is the app's annotation.
@@ -153,6 +154,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="measuring window per browser")
     parser.add_argument("--cycles", type=int, default=0, help="START/STOP cycles before measuring")
     parser.add_argument("--minutes", type=float, default=0, help="stream this long, sampling the server every 30 s")
+    parser.add_argument("--screenshot", type=Path, help="save the first browser's page here while it streams")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -195,6 +197,8 @@ def main() -> None:
                     pages[0].wait_for_timeout(30_000)
             begun = [begin(page, args.seconds) for page in pages]  # all browsers measured at once
             results = [collect(page, b) for page, b in zip(pages, begun)]
+            if args.screenshot:
+                pages[0].screenshot(path=str(args.screenshot), full_page=True)
             state = server_state(server.pid)
         finally:
             for browser in browsers:

@@ -23,9 +23,32 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not f
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 
+# Counts the frames the returned <video> presents for `ms` milliseconds, and how many of them carry coloured
+# pixels: the camera is grey, so colour there is the app's drawing (box and label).
+RETURNED_FRAMES_JS = """
+async (v, ms) => {
+  const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
+  const g = c.getContext('2d', {willReadFrequently: true});
+  let frames = 0, annotated = 0;
+  return await new Promise(resolve => {
+    const t0 = performance.now();
+    function cb(now) {
+      frames++; g.drawImage(v, 0, 0); const d = g.getImageData(0, 0, c.width, c.height).data; let coloured = 0;
+      for (let i = 0; i < d.length; i += 8) {
+        if (Math.max(d[i], d[i+1], d[i+2]) - Math.min(d[i], d[i+1], d[i+2]) > 60) coloured++;
+      }
+      if (coloured > 150) annotated++;
+      if (now - t0 < ms) v.requestVideoFrameCallback(cb); else resolve({frames, annotated});
+    }
+    v.requestVideoFrameCallback(cb);
+  });
+}
+"""
+
+
 def write_camera(path: Path, astronaut_bgr: np.ndarray, seconds: float = 4) -> None:
-    """A .y4m clip: the astronaut's head sliding right and back on a plain background (loops seamlessly)."""
-    head = astronaut_bgr[0:300, 100:350]
+    """A .y4m clip: the astronaut's head, in grey, sliding right and back on a grey background (loops seamlessly)."""
+    head = cv2.cvtColor(cv2.cvtColor(astronaut_bgr[0:300, 100:350], cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     count = int(seconds * FPS)
     with path.open("wb") as file:
         file.write(f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{FPS}:1 Ip A1:1 C420jpeg\n".encode())
@@ -89,6 +112,7 @@ def test_live_page_annotates_the_fake_camera(tmp_path, astronaut_bgr, app_server
             main_face = metric(page, "Main face")
             video = webrtc.locator("video").first
             video_width = video.evaluate("v => v.videoWidth")
+            returned = video.evaluate(RETURNED_FRAMES_JS, 3_000)
             if os.environ.get("FER_SCREENSHOT_DIR"):
                 page.wait_for_timeout(1_000)  # let the chart catch up
                 directory = Path(os.environ["FER_SCREENSHOT_DIR"])
@@ -98,6 +122,9 @@ def test_live_page_annotates_the_fake_camera(tmp_path, astronaut_bgr, app_server
             browser.close()
 
     assert video_width > 0, "the annotated video comes back"
+    # A grey camera returned as it came would have no coloured frame at all.
+    assert returned["frames"] >= 5, f"frames keep coming back: {returned}"
+    assert returned["annotated"] >= 0.8 * returned["frames"], f"the face is boxed on the returned frames: {returned}"
     label = main_face.split()[0]
     assert label in EMOTIONS, f"a face is found and labelled, got {main_face!r}"
     if not os.environ.get("FER_MODEL"):  # a stand-in model (smoke runs) gives near-random labels
