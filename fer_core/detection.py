@@ -159,11 +159,13 @@ class FaceDetector:
         return self._scan(gray, scale, settings.min_window, settings)
 
     def _search_close_ups(self, gray: np.ndarray, settings: DetectorSettings) -> list[Box]:
-        """Faces of a third of the shorter side or more, on a copy padded by a quarter of it on every side."""
+        """Faces filling the picture, on a copy padded by a quarter of its shorter side on every side and
+        shrunk so that side is 2 x `min_window` (60 px): the cascade's 24 px window is then a face of
+        60% of the picture's shorter side, and larger ones are searched up from it."""
         pad = min(gray.shape) // 4
         padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         scale = 2 * settings.min_window / min(padded.shape)
-        boxes = self._scan(padded, scale, int(min(gray.shape) * scale / 3), settings)
+        boxes = self._scan(padded, scale, 24, settings)
         return [(x - pad, y - pad, w, h) for x, y, w, h in boxes]
 
     def _second_cascade_agrees(self, gray: np.ndarray, box: Box) -> bool:

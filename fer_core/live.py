@@ -85,7 +85,7 @@ class LiveSettings:
 class LiveStats:
     frames: int = 0  # frames returned
     analyzed: int = 0  # frames the model ran on
-    reused: int = 0  # frames drawn with the previous faces because the model was still busy
+    reused: int = 0  # frames drawn with the latest faces, not analysed (the model busy, or between analyses)
     errors: int = 0  # frames passed through unchanged because processing failed
     fps: float = 0.0  # frames returned per second, over the last two seconds
     ms_per_frame: float = 0.0  # time `process` takes, averaged over all frames (moving average)

@@ -123,8 +123,8 @@ def show(snapshot: LiveSnapshot, key: str) -> None:
             help="Finding and classifying the faces of one frame, averaged over the last few analyses.",
         )
         st.caption(
-            f"{stats.frames} frames returned: {stats.analyzed} analysed, {stats.reused} drawn with the "
-            f"previous faces while the model was busy, {stats.errors} failed."
+            f"{stats.frames} frames returned: {stats.analyzed} analysed, {stats.reused} drawn with the latest "
+            f"faces between analyses, {stats.errors} failed."
         )
     if np.isfinite(snapshot.probs).any():
         chart.plotly_chart(probability_timeline(snapshot.times, snapshot.probs, CHART_SECONDS), key=key)
