@@ -75,10 +75,13 @@ def main() -> None:
     if not Path(args.fer_python).exists():
         sys.exit(f"{args.fer_python} not found; install fer as this file's docstring says")
 
+    from load import LoadMeter
+
     from bench import frame_with_faces
     from fer_core.pipeline import EmotionPipeline
     from fer_core.training import hardware_description
 
+    meter = LoadMeter()
     pipeline = EmotionPipeline.load()
     fer = FerWorker(args.fer_python)
     frames = [(f"640x480, {n} face(s)", frame_with_faces(n), args.repeats) for n in (0, 1, 3)]
@@ -98,6 +101,7 @@ def main() -> None:
     fer.close()
 
     print(f"machine: {hardware_description()}")
+    print(f"load: {meter.describe()}")
     print("| frame | this p50 | this p95 | fer p50 | fer p95 | faces found (this / fer) | ratio p50 |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, ours, theirs, found, fer_found in rows:
