@@ -1,0 +1,395 @@
+"""The recipe that trained the shipped models, for any Keras backend (JAX on a GPU, TensorFlow here).
+
+`python -m fer_core train` is the resumable, checkpointing trainer for a CPU; this module holds the
+stronger recipe of the shipped networks, which needs hundreds of epochs and so a GPU:
+
+- **members** of the photo model's ensemble: SGD with Nesterov momentum, a warm-up then cosine
+  decay, label smoothing, weight averaging (the optimizer's EMA), and augmentation (flips, small
+  rotations, shifts, zoom, contrast, random erasing) inside the training graph, so it runs on the
+  accelerator with the network;
+- **distillation** of the small live model: the student reads the same augmented batch as a frozen
+  teacher (the ensemble) and learns from both the label and the teacher's probabilities.
+
+Each run writes `model.keras` (the bare network, the same input contract as every project model)
+and `history.json`; `python -m fer_core.recipe card RUN_DIR --data ...` then scores it on the test
+split and writes `evaluation.json` and `model_card.json` beside it.
+
+    KERAS_BACKEND=jax python -m fer_core.recipe member --data fer2013 --widths 48,96,192,384 --out runs/a
+    KERAS_BACKEND=jax python -m fer_core.recipe distill --data fer2013 --teacher T1 T2 T3 --out runs/live
+    python -m fer_core.recipe card runs/a --data ../shared/fer2013
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.labels import EMOTIONS
+from fer_core.preprocess import FACE_SIZE
+
+
+@dataclass
+class RecipeConfig:
+    data: str
+    out: str
+    widths: tuple[int, ...] = (48, 96, 192, 384)
+    convs_per_block: int = 2
+    epochs: int = 120
+    batch_size: int = 128
+    learning_rate: float = 0.03  # peak, after the warm-up
+    warmup_epochs: int = 3
+    momentum: float = 0.9
+    weight_decay: float = 1e-3  # decoupled (Keras applies lr * wd per step)
+    label_smoothing: float = 0.1
+    ema_momentum: float = 0.999
+    erasing: float = 0.5  # random erasing: the chance a face loses a random patch
+    seed: int = 1
+    # Distillation only: weight of the label's loss (the rest is the teacher's) and the temperature.
+    teacher: tuple[str, ...] = ()
+    hard_weight: float = 0.3
+    temperature: float = 3.0
+    limit: int | None = None  # train on only this many images (smoke tests)
+    workers: int = 4  # threads drawing augmented batches
+    time_budget: float | None = None  # seconds: fit the epoch count to this wall-clock budget
+
+
+class AugmentedFaces:
+    """Batches of randomly changed training faces, drawn on the host with OpenCV.
+
+    A face keeps its expression under a mirror flip, a small rotation, zoom and shift, a contrast
+    change and a small erased patch. These run here rather than as Keras preprocessing layers
+    because the layers' affine transforms took 4 s a step under JAX on an H100 (against 7 ms for
+    the network's whole step); on the host they cost microseconds per face.
+    """
+
+    def __init__(self, images: np.ndarray, targets: np.ndarray, config: RecipeConfig):
+        self.images, self.targets, self.config = images, targets, config
+        self.batch_size = config.batch_size
+        self.epoch = 0
+        self.order = np.arange(len(images))
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.images) / self.batch_size))
+
+    def start_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.order = np.random.default_rng((self.config.seed, epoch)).permutation(len(self.images))
+
+    def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        rng = np.random.default_rng((self.config.seed, self.epoch, index))
+        faces = np.stack([augment_face(face, rng, self.config.erasing) for face in self.images[rows, :, :, 0]])
+        return faces[..., None].astype(np.float32), self.targets[rows]
+
+
+def augment_face(face: np.ndarray, rng: np.random.Generator, erasing: float = 0.5) -> np.ndarray:
+    """One random variant of a 48x48 uint8 face: flip, rotation (+-15 degrees), zoom (0.85-1.15),
+    shift (+-12%), contrast (0.7-1.3) and, with chance `erasing`, a patch of noise (2-20% of the face)."""
+    import cv2
+
+    size = face.shape[0]
+    if rng.random() < 0.5:
+        face = face[:, ::-1]
+    matrix = cv2.getRotationMatrix2D((size / 2, size / 2), rng.uniform(-15, 15), rng.uniform(0.85, 1.15))
+    matrix[:, 2] += rng.uniform(-0.12, 0.12, 2) * size
+    face = cv2.warpAffine(np.ascontiguousarray(face), matrix, (size, size), borderMode=cv2.BORDER_REPLICATE)
+    mean = face.mean()
+    face = np.clip((face - mean) * rng.uniform(0.7, 1.3) + mean, 0, 255)
+    if rng.random() < erasing:
+        area, aspect = rng.uniform(0.02, 0.2) * size * size, np.exp(rng.uniform(np.log(0.3), np.log(3.3)))
+        h, w = min(size, int(np.sqrt(area * aspect))), min(size, int(np.sqrt(area / aspect)))
+        y, x = rng.integers(0, size - h + 1), rng.integers(0, size - w + 1)
+        face[y : y + h, x : x + w] = rng.uniform(0, 255, (h, w))
+    return face
+
+
+def _py_dataset(faces: AugmentedFaces, workers: int):
+    """`faces` as a Keras PyDataset (threads: OpenCV releases the GIL)."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=32)
+            faces.start_epoch(0)
+            self.epoch = 0
+
+        def __len__(self):
+            return len(faces)
+
+        def __getitem__(self, index):
+            return faces.batch(index)
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            faces.start_epoch(self.epoch)
+
+    return Batches()
+
+
+def load_arrays(data: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 48, 48, 1) uint8 faces and (N,) labels of one split, from a FER2013 folder or CSV, or
+    from an `.npz` holding `x_<split>` and `y_<split>` (how the data travels to a GPU box)."""
+    if data.endswith(".npz"):
+        arrays = np.load(data)
+        if f"x_{split}" not in arrays:
+            return np.zeros((0, FACE_SIZE, FACE_SIZE, 1), np.uint8), np.zeros(0, np.int64)
+        return arrays[f"x_{split}"][..., None], arrays[f"y_{split}"].astype(np.int64)
+    from fer_core.datasets import load_split
+
+    dataset = load_split(data, split)
+    return dataset.images[..., None], dataset.labels
+
+
+def _optimizer(config: RecipeConfig, steps_per_epoch: int, epochs: int):
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 20,
+        warmup_target=config.learning_rate,
+        warmup_steps=config.warmup_epochs * steps_per_epoch,
+        decay_steps=max(1, (epochs - config.warmup_epochs) * steps_per_epoch),
+    )
+    return keras.optimizers.SGD(
+        schedule,
+        momentum=config.momentum,
+        nesterov=True,
+        weight_decay=config.weight_decay,
+        use_ema=True,
+        ema_momentum=config.ema_momentum,
+    )
+
+
+def _student_probs_and_teacher(y_pred):
+    n = len(EMOTIONS)
+    return y_pred[:, :n], y_pred[:, n:]
+
+
+def distillation_loss(config: RecipeConfig):
+    """Label loss (smoothed cross-entropy) plus the teacher's: KL divergence between the
+    temperature-softened teacher and student distributions, scaled by T^2 (Hinton et al., 2015)."""
+    import keras
+    from keras import ops
+
+    cross_entropy = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    t = config.temperature
+
+    def soften(probs):
+        return ops.softmax(ops.log(ops.clip(probs, 1e-7, 1.0)) / t, axis=-1)
+
+    def loss(y_true, y_pred):
+        student, teacher = _student_probs_and_teacher(y_pred)
+        soft_teacher, soft_student = soften(teacher), soften(student)
+        kl = ops.sum(soft_teacher * (ops.log(soft_teacher + 1e-7) - ops.log(soft_student + 1e-7)), axis=-1)
+        return config.hard_weight * cross_entropy(y_true, student) + (1 - config.hard_weight) * t * t * ops.mean(kl)
+
+    return loss
+
+
+def student_accuracy(y_true, y_pred):
+    import keras
+
+    return keras.metrics.categorical_accuracy(y_true, _student_probs_and_teacher(y_pred)[0])
+
+
+def load_teacher(paths: tuple[str, ...]):
+    """The teacher: the mean of the given models' probabilities over each face and its mirror image."""
+    import keras
+
+    from fer_core.ensemble import build_ensemble
+
+    members = [keras.models.load_model(p, compile=False, safe_mode=True) for p in paths]
+    teacher = build_ensemble(members, views="flip", name="teacher")
+    teacher.trainable = False
+    return teacher
+
+
+def train(config: RecipeConfig, log=print) -> Path:
+    """Train one network with the recipe (distilled from `config.teacher` when it names models)."""
+    import keras
+    from keras import layers
+
+    from fer_core.architecture import build_vgg
+
+    keras.utils.set_random_seed(config.seed)
+    x_train, y_train = load_arrays(config.data, "train")
+    x_test, y_test = load_arrays(config.data, "test")
+    if config.limit:
+        keep = np.random.default_rng(config.seed).permutation(len(x_train))[: config.limit]
+        x_train, y_train = x_train[keep], y_train[keep]
+    one_hot = np.eye(len(EMOTIONS), dtype=np.float32)
+    steps = int(np.ceil(len(x_train) / config.batch_size))
+
+    net = build_vgg(tuple(config.widths), config.convs_per_block)
+    inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
+    augmented = inputs  # augmented on the host, by AugmentedFaces
+    if config.teacher:
+        teacher = load_teacher(config.teacher)
+        outputs = layers.Concatenate(name="student_and_teacher")([net(augmented), teacher(augmented)])
+        loss, metrics = distillation_loss(config), [student_accuracy]
+    else:
+        outputs = net(augmented)
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+        metrics = ["accuracy"]
+    trainer = keras.Model(inputs, outputs, name="trainer")
+    batches = _py_dataset(AugmentedFaces(x_train, one_hot[y_train], config), workers=config.workers)
+    history: list[dict] = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+            record["seconds"] = time.perf_counter() - self.started
+            record["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            history.append(record)
+
+    started, started_at = time.perf_counter(), _now()
+    probe_epochs, epochs = 0, config.epochs
+    if config.time_budget:
+        # Two epochs at the warm-up's starting rate measure this machine's epoch time (the second
+        # one, free of compiling); the schedule then gets as many epochs as fit in the budget.
+        probe = keras.optimizers.SGD(config.learning_rate / 20, momentum=config.momentum, nesterov=True)
+        trainer.compile(optimizer=probe, loss=loss, metrics=metrics)
+        trainer.fit(batches, epochs=2, callbacks=[Record()], verbose=2)
+        probe_epochs = 2
+        left = config.time_budget - (time.perf_counter() - started) - 30  # recompiling and saving
+        epochs = max(config.warmup_epochs + 1, int(left / history[-1]["seconds"]))
+    config.epochs = probe_epochs + epochs
+    log(f"{config.out}: {net.count_params():,} parameters, {len(x_train)} faces, {config.epochs} epochs")
+    trainer.compile(optimizer=_optimizer(config, steps, epochs), loss=loss, metrics=metrics)
+    # The test split is scored every few epochs for the curves only; the final (weight-averaged)
+    # network is what is kept, not a best epoch picked on it.
+    validation = (x_test.astype(np.float32), one_hot[y_test]) if len(x_test) else None
+    trainer.fit(
+        batches,
+        initial_epoch=probe_epochs,
+        epochs=config.epochs,
+        validation_data=validation,
+        validation_freq=5,
+        callbacks=[Record()],
+        verbose=2,
+    )
+    seconds = time.perf_counter() - started
+    # Compile-free copy of the bare network: the same input contract as every project model.
+    # (fit() has already swapped the EMA weights in.)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    net.save(out / "model.keras")
+    for record in history:  # the dashboard's curves read val_* at every epoch it is present
+        record.update({k.replace("student_", ""): v for k, v in record.items() if "student_" in k})
+    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    run = {"config": asdict(config), "training_seconds": round(seconds, 1), "backend": _device(), "started": started_at}
+    (out / "recipe.json").write_text(json.dumps(run, indent=1) + "\n")
+    log(f"{config.out}: done in {seconds:.0f} s")
+    return out
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _device() -> str:
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            return f"jax on {jax.devices()[0].device_kind}"
+    except Exception:  # noqa: BLE001 - describing the device is best effort
+        pass
+    return backend
+
+
+def write_card(run_dir: Path, data: str, log=print) -> Path:
+    """Score a recipe run on the test split of `data` and write its evaluation and model card."""
+    from fer_core.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE
+    from fer_core.classifier import Classifier
+    from fer_core.evaluation import evaluate_predictions, write_evaluation
+    from fer_core.training import hardware_description, measured_card_fields
+
+    run_dir = Path(run_dir)
+    recipe = json.loads((run_dir / "recipe.json").read_text())
+    history = json.loads((run_dir / "history.json").read_text())
+    config = recipe["config"]
+    x_test, y_test = load_arrays(data, "test")
+    classifier = Classifier.load(run_dir / MODEL_FILE)
+    evaluation = evaluate_predictions(
+        y_test, classifier.predict_batch(x_test).argmax(axis=1), data=f"{data} (test split)"
+    )
+    write_evaluation(evaluation, run_dir / EVALUATION_FILE)
+    log(f"{run_dir.name}: test accuracy {evaluation.accuracy:.4f}, macro-F1 {evaluation.macro_f1:.4f}")
+    x_train, y_train = load_arrays(data, "train")
+    counts = {
+        split: {name: int(n) for name, n in zip(EMOTIONS, np.bincount(labels, minlength=len(EMOTIONS)))}
+        for split, labels in (("train_counts", y_train), ("test_counts", y_test))
+    }
+    kind = "distilled" if config.get("teacher") else "recipe"
+    card = {
+        "name": run_dir.name,
+        "architecture": f"vgg {'-'.join(map(str, config['widths']))} ({kind})",
+        "parameters": int(classifier.model.count_params()),
+        "file_size_bytes": (run_dir / MODEL_FILE).stat().st_size,
+        "input": "48x48 grayscale face crop, uint8",
+        "labels": list(EMOTIONS),
+        "epochs_run": len(history),
+        "best_epoch": None,  # the last epoch's weight average is kept, not a best epoch
+        "training_seconds": recipe["training_seconds"],
+        "hardware": recipe["backend"],
+        "data": {"path": str(config["data"]), **counts},
+        "trained": recipe.get("started"),
+        "config": config,
+        **measured_card_fields(classifier.model, classifier, evaluation, hardware_description()),
+    }
+    (run_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    return run_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m fer_core.recipe",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    defaults = RecipeConfig(data="", out="")
+    for name in ("member", "distill"):
+        p = sub.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p.add_argument("--data", required=True, help="FER2013 folder, fer2013.csv, or an .npz of x_/y_ train/test")
+        p.add_argument("--out", required=True, help="run folder to write model.keras and history.json to")
+        p.add_argument("--widths", default=",".join(map(str, defaults.widths)), help="channels of the 4 blocks")
+        for field_name in (
+            "epochs", "batch_size", "learning_rate", "weight_decay", "label_smoothing",
+            "ema_momentum", "erasing", "seed", "hard_weight", "temperature", "limit", "workers", "time_budget",
+        ):  # fmt: skip
+            value = getattr(defaults, field_name)
+            kind = type(value) if value is not None else int
+            p.add_argument("--" + field_name.replace("_", "-"), type=kind, default=value)
+        if name == "distill":
+            p.add_argument("--teacher", nargs="+", required=True, metavar="MODEL", help="model.keras files to average")
+    p = sub.add_parser("card", help="score a run on the test split and write its evaluation and model card")
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    p.add_argument("--data", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "card":
+        for run in args.runs:
+            write_card(run, args.data)
+        return 0
+    options = {k: v for k, v in vars(args).items() if k in RecipeConfig.__dataclass_fields__}
+    options["widths"] = tuple(int(w) for w in args.widths.split(","))
+    options["teacher"] = tuple(getattr(args, "teacher", None) or ())
+    train(RecipeConfig(**options))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""The training recipe of the shipped models (fer_core/recipe.py), on tiny generated data."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fer_core.classifier import Classifier
+from fer_core.recipe import AugmentedFaces, RecipeConfig, augment_face, distillation_loss, train
+
+
+def _faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Faces whose class is written in their brightness, so a few steps can learn something."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 7, n)
+    images = np.clip(labels[:, None, None] * 36 + rng.normal(0, 8, (n, 48, 48)), 0, 255).astype(np.uint8)
+    return images, labels
+
+
+def test_an_augmented_face_keeps_its_size_and_range_but_changes():
+    face = np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (48, 1))
+    rng = np.random.default_rng(0)
+    variants = [augment_face(face, rng) for _ in range(20)]
+    assert all(v.shape == (48, 48) and v.min() >= 0 and v.max() <= 255 for v in variants)
+    assert all(np.abs(v - face).mean() > 1 for v in variants)
+    assert np.std([v.mean() for v in variants]) > 0  # not the same change each time
+
+
+def test_batches_cover_every_face_once_per_epoch_in_a_new_order_each_epoch():
+    images, labels = _faces(50)
+    faces = AugmentedFaces(images[..., None], np.eye(7, dtype=np.float32)[labels], RecipeConfig("", "", batch_size=16))
+    orders = []
+    for epoch in range(2):
+        faces.start_epoch(epoch)
+        orders.append(faces.order.copy())
+        batches = [faces.batch(i) for i in range(len(faces))]
+        assert [len(x) for x, _ in batches] == [16, 16, 16, 2]
+        assert all(x.dtype == np.float32 and x.shape[1:] == (48, 48, 1) for x, _ in batches)
+    assert sorted(orders[0]) == list(range(50)) and not np.array_equal(orders[0], orders[1])
+
+
+def test_distillation_loss_is_lowest_when_the_student_agrees_with_teacher_and_label():
+    import keras
+
+    loss = distillation_loss(RecipeConfig("", ""))
+    label = np.eye(7, dtype=np.float32)[[3]]
+    teacher = np.array([[0.05, 0.0, 0.05, 0.8, 0.05, 0.05, 0.0]], np.float32)
+    agreeing = np.concatenate([teacher, teacher], axis=1)
+    disagreeing = np.concatenate([np.roll(teacher, 1, axis=1), teacher], axis=1)
+    value = keras.ops.convert_to_numpy
+    assert value(loss(label, agreeing)) < value(loss(label, disagreeing))
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    images, labels = _faces(96)
+    test_images, test_labels = _faces(32, seed=1)
+    path = tmp_path_factory.mktemp("data") / "faces.npz"
+    np.savez(path, x_train=images, y_train=labels, x_test=test_images, y_test=test_labels)
+    return str(path)
+
+
+def test_a_member_and_a_distilled_student_train_and_load_like_any_project_model(tiny_data, tmp_path):
+    small = {"widths": (8, 8, 16, 16), "batch_size": 32, "epochs": 2, "warmup_epochs": 1, "workers": 1}
+    member = train(RecipeConfig(tiny_data, str(tmp_path / "member"), **small), log=lambda _: None)
+    student = train(
+        RecipeConfig(tiny_data, str(tmp_path / "student"), teacher=(str(member / "model.keras"),), **small),
+        log=lambda _: None,
+    )
+    for run in (member, student):
+        history = json.loads((run / "history.json").read_text())
+        assert [h["epoch"] for h in history] == [1, 2] and "accuracy" in history[0]
+        probs = Classifier.load(run / "model.keras").predict_batch(np.zeros((2, 48, 48, 1), np.uint8))
+        assert probs.shape == (2, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    assert json.loads((student / "recipe.json").read_text())["config"]["teacher"]
+
+
+def test_a_time_budget_sets_the_epoch_count_from_measured_epochs(tiny_data, tmp_path):
+    config = RecipeConfig(tiny_data, str(tmp_path / "run"), widths=(8, 8, 16, 16), batch_size=32, workers=1)
+    config.time_budget = 31  # 30 s are kept for recompiling and saving: the probe epochs leave ~1 s
+    run = train(config, log=lambda _: None)
+    epochs = json.loads((run / "recipe.json").read_text())["config"]["epochs"]
+    assert epochs == 2 + config.warmup_epochs + 1  # two probe epochs, then the shortest schedule allowed
