@@ -345,7 +345,7 @@ def write_card(run_dir: Path, data: str, log=print) -> Path:
         "best_epoch": None,  # the last epoch's weight average is kept, not a best epoch
         "training_seconds": recipe["training_seconds"],
         "hardware": recipe["backend"],
-        "data": {"path": str(config["data"]), **counts},
+        "data": {"path": str(data), **counts},  # the packed copy the GPU box read was made from it
         "trained": recipe.get("started"),
         "config": config,
         **measured_card_fields(classifier.model, classifier, evaluation, hardware_description()),

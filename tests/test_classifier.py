@@ -3,8 +3,10 @@ import pytest
 
 from fer_core.classifier import DEFAULT_MODEL, Classifier, ModelError
 
-# The shipped model must keep at least this accuracy on FER2013's public test split.
-ACCURACY_FLOOR = 0.66
+# The shipped models must keep at least these accuracies on FER2013's public test split: the
+# photo model (an ensemble read with mirror views) scores 69.2%, the live model (one view) 67.8%.
+ACCURACY_FLOOR = 0.685
+LIVE_ACCURACY_FLOOR = 0.67
 
 
 def test_batch_and_single_calls_agree(pipeline):
@@ -33,6 +35,18 @@ def test_shipped_model_meets_the_accuracy_floor(pipeline, fer2013):
     assert evaluation.n == 3589
     assert evaluation.accuracy >= ACCURACY_FLOOR
     assert min(s.recall for s in evaluation.per_class.values()) > 0.2  # no class collapses
+
+
+def test_live_model_meets_its_accuracy_floor_from_a_single_view(fer2013):
+    from fer_core.datasets import load_split
+    from fer_core.evaluation import evaluate_predictions
+    from fer_core.resources import LIVE_MODEL
+
+    test = load_split(fer2013, "test")
+    probs = Classifier.load(LIVE_MODEL).predict_batch(test.images[..., None])
+    evaluation = evaluate_predictions(test.labels, probs.argmax(axis=1))
+    assert evaluation.accuracy >= LIVE_ACCURACY_FLOOR
+    assert min(s.recall for s in evaluation.per_class.values()) > 0.2
 
 
 def test_test_time_augmentation_averages_mirrored_views(pipeline):
