@@ -51,6 +51,7 @@ class RecipeConfig:
     seed: int = 1
     # Distillation only: weight of the label's loss (the rest is the teacher's) and the temperature.
     teacher: tuple[str, ...] = ()
+    init_from: str | None = None  # start from this model's weights (same widths) instead of random ones
     hard_weight: float = 0.3
     temperature: float = 3.0
     limit: int | None = None  # train on only this many images (smoke tests)
@@ -225,6 +226,8 @@ def train(config: RecipeConfig, log=print) -> Path:
     steps = int(np.ceil(len(x_train) / config.batch_size))
 
     net = build_vgg(tuple(config.widths), config.convs_per_block)
+    if config.init_from:
+        net.set_weights(keras.models.load_model(config.init_from, compile=False, safe_mode=True).get_weights())
     inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
     augmented = inputs  # augmented on the host, by AugmentedFaces
     if config.teacher:
@@ -368,12 +371,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", required=True, help="run folder to write model.keras and history.json to")
         p.add_argument("--widths", default=",".join(map(str, defaults.widths)), help="channels of the 4 blocks")
         for field_name in (
-            "epochs", "batch_size", "learning_rate", "weight_decay", "label_smoothing",
+            "epochs", "batch_size", "learning_rate", "warmup_epochs", "weight_decay", "label_smoothing",
             "ema_momentum", "erasing", "seed", "hard_weight", "temperature", "limit", "workers", "time_budget",
         ):  # fmt: skip
             value = getattr(defaults, field_name)
             kind = type(value) if value is not None else int
             p.add_argument("--" + field_name.replace("_", "-"), type=kind, default=value)
+        p.add_argument("--init-from", metavar="MODEL", help="start from this model's weights (same --widths)")
         if name == "distill":
             p.add_argument("--teacher", nargs="+", required=True, metavar="MODEL", help="model.keras files to average")
     p = sub.add_parser("card", help="score a run on the test split and write its evaluation and model card")

@@ -30,13 +30,17 @@ from fer_core.datasets import DatasetError, load_split
 from fer_core.evaluation import Evaluation
 from fer_core.labels import EMOTIONS
 from fer_core.paths import shown_path
-from fer_core.resources import load_pipeline, run_inside_app
+from fer_core.resources import LIVE_MODEL, load_pipeline, run_inside_app
 from fer_core.valence import group_evaluation
 
 run_inside_app()
 
 GALLERY_SIZE = 24
 UNAVAILABLE = "Not available: see the message about `{}` at the top of the page."
+ROLES = {
+    DEFAULT_MODEL.parent.name: "The photo model: the photo page and the command line read faces with it.",
+    LIVE_MODEL.parent.name: "The live model: the live page and video files read faces with it, one view per face.",
+}
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
 PHONE_WIDE_LEGEND = {"orientation": "h", "y": -0.25}  # below the chart: beside it, it squeezes a phone's chart
 
@@ -176,6 +180,9 @@ for problem in run.problems:
 
 evaluation, card, history = run.evaluation, run.card, run.history
 st.subheader(f"Model `{run.name}`")
+shipped = read_run(runs[DEFAULT_MODEL.parent.name]).card if DEFAULT_MODEL.parent.name in runs else None
+member_of = f" It is a member of `{DEFAULT_MODEL.parent.name}`." if shipped and run.name in shipped.members else ""
+st.caption(ROLES.get(run.name, "Not served by the app." if not member_of else "") + member_of)
 if evaluation:
     columns = st.columns(4)
     columns[0].metric("Test accuracy", f"{evaluation.accuracy:.1%}")

@@ -285,3 +285,15 @@ def test_every_chart_keeps_its_title_below_plotlys_toolbar(monkeypatch, models):
         layout = spec["layout"]
         assert layout["title"]["yref"] == "container" and layout["title"]["pad"]["t"] >= TOOLBAR_HEIGHT, title
         assert layout["margin"]["t"] >= TOOLBAR_HEIGHT + 30, title
+
+
+@pytest.mark.skipif(not DEFAULT_MODEL.parent.is_dir(), reason="the shipped model is not trained yet")
+def test_each_shipped_model_says_what_it_serves(monkeypatch):
+    at = open_page(monkeypatch, None)
+    assert "photo model" in at.caption[1].value
+    members = stored(DEFAULT_MODEL.parent, CARD_FILE)["members"]
+    at.selectbox[0].set_value("fer_live").run()
+    assert "live model" in at.caption[1].value
+    assert ("member of `fer_vgg`" in at.caption[1].value) == ("fer_live" in members)
+    at.selectbox[0].set_value(members[0]).run()
+    assert "member of `fer_vgg`" in at.caption[1].value
