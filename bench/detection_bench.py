@@ -11,7 +11,10 @@ sample pictures, crops and rescales of them, and generated textures.
 
 The faces and the pictures are split in two by a hash of their names: `--split tune` (the default)
 uses one half, `--split holdout` the other, so settings chosen on `tune` can be checked on frames
-they never saw. `--faces`/`--pictures` point the same generator at other faces and pictures.
+they never saw. `--faces`/`--pictures` point the same generator at other faces and pictures; for a
+withheld set of your own, give `--split all` so that all of them are used:
+
+    python bench/detection_bench.py --split all --faces other_faces/ --pictures other/*.jpg --seed 1
 
 Printed: detection rate (a face counts as found when a box's centre lies in it and the box is 0.5x
 to 2x its size), phantom faces per face-free frame and the share of face-free frames with one,
