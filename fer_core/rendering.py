@@ -35,15 +35,14 @@ def draw_faces(
     """A copy of the BGR `image` with each face boxed and captioned in its emotion's colour."""
     out = image.copy()
     captions = captions or [caption(face) for face in faces]
-    scale = max(0.4, min(out.shape[:2]) / 900)
-    thickness = max(1, round(2 * scale))
+    line = max(2, round(out.shape[1] / 300))  # a box edge still a pixel wide on a phone
     for face, text in zip(faces, captions):
         x, y, w, h = face.box
         color = COLORS_BGR[face.label]
-        cv2.rectangle(out, (x, y), (x + w, y + h), color, max(thickness + 1, round(out.shape[1] / 300)))
+        cv2.rectangle(out, (x, y), (x + w, y + h), color, line)
         _label(out, text, face.box, color, _room_for_label(face.box, [f.box for f in faces], out.shape[1]))
         if show_probs:
-            _probability_bars(out, face, (x + w + 4, y), scale)
+            _probability_bars(out, face)
     return out
 
 
@@ -91,22 +90,26 @@ def _wrap(text: str, width: float, scale: float, thickness: int) -> list[str]:
     return lines or [text]
 
 
-def _probability_bars(image: np.ndarray, face: Face, corner: tuple[int, int], scale: float) -> None:
+def _probability_bars(image: np.ndarray, face: Face) -> None:
+    """The seven probabilities as bars beside the face (right of it, or left at the image's edge).
+
+    Rows are as tall as the labels' letters, so the bars can be read where the labels can.
+    """
     from fer_core.labels import EMOTIONS
 
-    x, y = corner
-    row = max(10, round(16 * scale))
-    width = round(80 * scale)
+    x, y, w, _ = face.box
+    row = max(10, round(image.shape[1] * MIN_TEXT_HEIGHT_OF_WIDTH))
+    bar = 4 * row
+    scale = 0.7 * row / cv2.getTextSize("Hp", FONT, 1.0, 1)[0][1]
+    thickness = max(1, round(scale * 1.6))
+    text_w = max(cv2.getTextSize(name[:3], FONT, scale, thickness)[0][0] for name in EMOTIONS)
+    left = x + w + row // 2
+    if left + bar + text_w + row > image.shape[1]:
+        left = max(0, x - row // 2 - bar - text_w - row // 2)
     for i, (name, p) in enumerate(zip(EMOTIONS, face.probs)):
         top = y + i * row
-        cv2.rectangle(image, (x, top), (x + int(width * float(p)), top + row - 3), COLORS_BGR[name], cv2.FILLED)
-        cv2.putText(
-            image,
-            name[:3],
-            (x + width + 3, top + row - 4),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            scale * 0.45,
-            (255, 255, 255),
-            1,
-            cv2.LINE_AA,
-        )
+        cv2.rectangle(image, (left, top), (left + bar, top + row - 2), (40, 40, 40), cv2.FILLED)
+        cv2.rectangle(image, (left, top), (left + int(bar * float(p)), top + row - 2), COLORS_BGR[name], cv2.FILLED)
+        origin = (left + bar + row // 4, top + row - max(2, row // 5))
+        cv2.putText(image, name[:3], origin, FONT, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)  # outline
+        cv2.putText(image, name[:3], origin, FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)

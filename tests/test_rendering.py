@@ -43,3 +43,15 @@ def test_a_lone_face_gets_its_label_on_one_line():
     ((left, top, right, bottom),) = label_blocks(draw_faces(blank, faces, ["#1 happy 88%"]), faces)
     assert right - left > 60 and (bottom - top) * PHONE_WIDTH / 640 < 3 * LETTER  # one line, wider than the face
     assert (bottom - top) * PHONE_WIDTH / 640 >= LETTER
+
+
+def test_probability_bars_sit_beside_the_face_inside_the_image_in_rows_as_tall_as_label_letters():
+    blank = np.full((480, 640, 3), 170, np.uint8)
+    for box, side in (((100, 150, 120, 120), "right"), ((520, 150, 110, 110), "left")):
+        drawn = draw_faces(blank, [face(box, "happy")], show_probs=True)
+        x, y, w, _ = box
+        track = np.all(drawn[y:] == (40, 40, 40), axis=2)  # the bars' dark background
+        rows, columns = np.nonzero(track)
+        assert columns.min() > x + w if side == "right" else columns.max() < x
+        # seven rows, each at least the labels' smallest letter height once the image is 360 px wide
+        assert (rows.max() - rows.min()) * PHONE_WIDTH / 640 >= 7 * LETTER * 0.9
