@@ -5,7 +5,8 @@
 Makes each clip first (tests/video_clips.py: the astronaut's face moving across a grey ramp,
 30 fps, H.264, with an AAC tone), then analyses it with `fer_core.video.analyze_video` and the
 default settings in a fresh process of its own, so that each peak RSS (TensorFlow included) is that
-clip's alone. Prints a Markdown table. Uses the shipped model, or $FER_MODEL.
+clip's alone, and samples the resident memory as it goes (flat, or growing with the clip's length?).
+Prints a Markdown table. Uses the shipped model, or $FER_MODEL.
 """
 
 from __future__ import annotations
@@ -34,9 +35,17 @@ def run_one(clip: Path, rate: float) -> dict:
 
     pipeline = EmotionPipeline.load(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
     pipeline.classify_boxes(np.zeros((64, 64, 3), np.uint8), [(0, 0, 64, 64)])  # trace the graph first
+    samples: list[tuple[int, float]] = []  # (frames done, resident MB) about once a second
+
+    def sample(progress) -> None:
+        samples.append((progress.frames_done, _resident_mb()))
+
     cpu_start = time.process_time()
     with tempfile.TemporaryDirectory() as folder:
-        analysis = analyze_video(pipeline, clip, Path(folder) / "out.mp4", VideoSettings(analyses_per_second=rate))
+        settings = VideoSettings(analyses_per_second=rate)
+        analysis = analyze_video(
+            pipeline, clip, Path(folder) / "out.mp4", settings, on_progress=sample, progress_every_s=1
+        )
         out_mb = (Path(folder) / "out.mp4").stat().st_size / 2**20
     return {
         "frames": analysis.frames,
@@ -48,7 +57,14 @@ def run_one(clip: Path, rate: float) -> dict:
         "faces": len(analysis.face_ids()),
         "out_mb": out_mb,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # resident memory a quarter, half, three quarters of the way and at the end: flat, or growing?
+        "rss_quarters": [next(mb for done, mb in samples if done >= q * analysis.frames / 4) for q in (1, 2, 3, 4)],
     }
+
+
+def _resident_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def main() -> None:
@@ -71,9 +87,9 @@ def main() -> None:
     print(f"Machine: {hardware_description()}\n")
     print(
         "| clip | frames | video (s) | processing (s) | x real time | CPU (s) | analysed | faces | MP4 (MB) "
-        "| peak RSS (MB) |"
+        "| peak RSS (MB) | RSS at 1/4, 1/2, 3/4, end (MB) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as folder:
         for size in args.sizes:
             width, height = (int(v) for v in size.split("x"))
@@ -92,7 +108,7 @@ def main() -> None:
                 f"| {size}, 30 fps, {args.seconds:g} s, {clip.stat().st_size / 2**20:.1f} MB | {result['frames']} "
                 f"| {result['video_s']:.1f} | {result['processing_s']:.1f} | **{result['speed']:.2f}** "
                 f"| {result['cpu_s']:.1f} | {result['analyzed']} | {result['faces']} | {result['out_mb']:.1f} "
-                f"| {result['peak_rss_mb']:.0f} |",
+                f"| {result['peak_rss_mb']:.0f} | {', '.join(f'{mb:.0f}' for mb in result['rss_quarters'])} |",
                 flush=True,
             )
     print(f"\nLoad: {meter.describe()}")
