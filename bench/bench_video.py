@@ -72,6 +72,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--sizes", nargs="+", default=["640x480", "1920x1080"])
     parser.add_argument("--analyses-per-second", type=float, default=6.0)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="play each clip this many times over (a long clip, made fast)"
+    )
     parser.add_argument("--run", type=Path, help=argparse.SUPPRESS)  # the child process: analyse this clip
     args = parser.parse_args()
     if args.run:
@@ -81,7 +84,7 @@ def main() -> None:
     from load import LoadMeter  # bench/load.py: this script's folder is first on sys.path
 
     from fer_core.training import hardware_description
-    from tests.video_clips import face_clip
+    from tests.video_clips import face_clip, repeat_clip
 
     meter = LoadMeter()
     print(f"Machine: {hardware_description()}\n")
@@ -95,6 +98,10 @@ def main() -> None:
             width, height = (int(v) for v in size.split("x"))
             clip = Path(folder) / f"{size}.mp4"
             face_clip(clip, width, height, fps=30, seconds=args.seconds, audio=True)
+            if args.repeat > 1:
+                long_clip = Path(folder) / f"{size}_x{args.repeat}.mp4"
+                repeat_clip(clip, long_clip, args.repeat)
+                clip = long_clip
             command = [
                 sys.executable,
                 __file__,
@@ -105,7 +112,8 @@ def main() -> None:
             ]
             result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
             print(
-                f"| {size}, 30 fps, {args.seconds:g} s, {clip.stat().st_size / 2**20:.1f} MB | {result['frames']} "
+                f"| {size}, 30 fps, {args.seconds * args.repeat:g} s, {clip.stat().st_size / 2**20:.1f} MB "
+                f"| {result['frames']} "
                 f"| {result['video_s']:.1f} | {result['processing_s']:.1f} | **{result['speed']:.2f}** "
                 f"| {result['cpu_s']:.1f} | {result['analyzed']} | {result['faces']} | {result['out_mb']:.1f} "
                 f"| {result['peak_rss_mb']:.0f} | {', '.join(f'{mb:.0f}' for mb in result['rss_quarters'])} |",

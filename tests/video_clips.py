@@ -149,3 +149,30 @@ def hostile_videos(folder: Path) -> dict[str, tuple[Path, str]]:
     huge_clip(huge)
     cases["8K dimensions"] = (huge, "7680x4320")
     return cases
+
+
+def repeat_clip(source: Path, destination: Path, times: int) -> None:
+    """`source` played `times` times over, in one file: its packets copied with shifted timestamps (no re-encoding,
+    so a long clip is quick to make). Each stream is shifted by its own length, so its timestamps keep increasing."""
+    with av.open(str(destination), "w", format="mp4") as output:
+        streams: dict = {}
+        offsets: dict[int, int] = {}  # stream index -> shift of the current pass, in that stream's time base
+        for _ in range(times):
+            starts: dict[int, int] = {}
+            ends: dict[int, int] = {}
+            with av.open(str(source)) as container:
+                if not streams:
+                    streams = {s.index: output.add_stream_from_template(s) for s in container.streams}
+                for packet in container.demux():
+                    if packet.dts is None:
+                        continue
+                    index = packet.stream.index
+                    starts.setdefault(index, packet.dts)
+                    ends[index] = max(ends.get(index, packet.dts), packet.dts + (packet.duration or 1))
+                    shift = offsets.get(index, 0)
+                    packet.pts += shift
+                    packet.dts += shift
+                    packet.stream = streams[index]
+                    output.mux(packet)
+            for index, end in ends.items():
+                offsets[index] = offsets.get(index, 0) + end - starts[index]
