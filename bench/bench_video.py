@@ -4,9 +4,10 @@
 
 Makes each clip first (tests/video_clips.py: the astronaut's face moving across a grey ramp,
 30 fps, H.264, with an AAC tone), then analyses it with `fer_core.video.analyze_video` and the
-default settings in a fresh process of its own, so that each peak RSS (TensorFlow included) is that
+default settings and the video model (`fast_model()`: models/fer_live when shipped, as the page and
+the command line use) in a fresh process of its own, so that each peak RSS (TensorFlow included) is that
 clip's alone, and samples the resident memory as it goes (flat, or growing with the clip's length?).
-Prints a Markdown table. Uses the shipped model, or $FER_MODEL.
+Prints a Markdown table. $FER_MODEL overrides the model.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 def run_one(clip: Path, rate: float) -> dict:
     """Analyse one clip in this process; the figures as a dict."""
-    from fer_core.classifier import DEFAULT_MODEL
+    from fer_core.classifier import fast_model
     from fer_core.pipeline import EmotionPipeline
     from fer_core.video import VideoSettings, analyze_video
 
-    pipeline = EmotionPipeline.load(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
+    pipeline = EmotionPipeline.load(fast_model())
     pipeline.classify_boxes(np.zeros((64, 64, 3), np.uint8), [(0, 0, 64, 64)])  # trace the graph first
     samples: list[tuple[int, float]] = []  # (frames done, resident MB) about once a second
 

@@ -45,6 +45,15 @@ def import_tensorflow():
 
 MODELS_DIR = PROJECT_DIR / "models"
 DEFAULT_MODEL = MODELS_DIR / "fer_vgg" / "model.keras"
+# The fast single-view model for frame after frame (the live page, video files), when it is shipped.
+LIVE_MODEL = MODELS_DIR / "fer_live" / "model.keras"
+
+
+def fast_model() -> Path:
+    """The model for video: $FER_MODEL if set, else LIVE_MODEL when present, else DEFAULT_MODEL."""
+    if os.environ.get("FER_MODEL"):
+        return Path(os.environ["FER_MODEL"])
+    return LIVE_MODEL if LIVE_MODEL.is_file() else DEFAULT_MODEL
 
 
 # Test-time augmentation: the (dx, dy) pixel shifts of each face that are classified, each also

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from fer_core import __version__
-from fer_core.classifier import DEFAULT_MODEL, TTA_VIEWS, ModelError
+from fer_core.classifier import DEFAULT_MODEL, TTA_VIEWS, ModelError, fast_model
 from fer_core.datasets import DatasetError
 from fer_core.images import ImageError
 from fer_core.paths import shown_path
@@ -47,7 +47,7 @@ def _video_parser(sub) -> None:
     )
     p.add_argument("--max-minutes", type=float, default=VideoLimits.max_minutes, help="refuse longer videos")
     p.add_argument("--max-megabytes", type=int, default=VideoLimits.max_megabytes, help="refuse larger files")
-    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    p.add_argument("--model", type=Path, default=fast_model(), help="default: the fast live model when shipped")
 
 
 def _evaluate_parser(sub) -> None:

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR
+from fer_core.classifier import DEFAULT_MODEL, LIVE_MODEL, fast_model  # noqa: F401  LIVE_MODEL: pages and benches import it from here
 from fer_core.pipeline import EmotionPipeline
-
-LIVE_MODEL = MODELS_DIR / "fer_live" / "model.keras"
 
 
 def model_path() -> Path:
@@ -22,9 +20,7 @@ def model_path() -> Path:
 def live_model_path() -> Path:
     """The model the live page serves: $FER_MODEL if set, else the fast live model when it is
     present (models/fer_live/, a single view, a few ms per face), else the shipped one."""
-    if os.environ.get("FER_MODEL") or not LIVE_MODEL.is_file():
-        return model_path()
-    return LIVE_MODEL
+    return fast_model()
 
 
 @st.cache_resource(show_spinner="Loading the emotion model ...")

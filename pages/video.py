@@ -10,7 +10,7 @@ import streamlit as st
 from fer_core.charts import face_timeline
 from fer_core.export import video_csv, video_json
 from fer_core.labels import EMOTIONS
-from fer_core.resources import pipeline_or_stop, run_inside_app
+from fer_core.resources import live_model_path, pipeline_or_stop, run_inside_app
 from fer_core.video import Progress, VideoAnalysis, VideoError, VideoLimits, VideoSettings, analyze_video, probe
 
 run_inside_app()
@@ -90,7 +90,7 @@ if finished is None or finished.key != key:
     if not st.button("Analyse the video", type="primary", icon=":material/play_arrow:"):
         st.stop()
 
-    pipeline = pipeline_or_stop()
+    pipeline = pipeline_or_stop(live_model_path())  # the fast model, as on the live page
     bar = st.progress(0.0, text="Starting ...")
     progress_seen = [Progress(0, info.frames, 0.0)]
     # Pressing Stop reruns the page, which ends the running analysis at its next progress report.
