@@ -32,6 +32,16 @@ def machine() -> str:
     return f"{hardware_description()}, TensorFlow {tf.__version__}"
 
 
+def model_description() -> str:
+    """The model measured, and the commit it was shipped in: figures change with the model."""
+    from fer_core.classifier import DEFAULT_MODEL
+    from fer_core.paths import shown_path
+
+    run = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    commit = run.stdout.strip() or "unknown"
+    return f"{shown_path(DEFAULT_MODEL)} at commit {commit}"
+
+
 def timed(fn, repeats: int, warmup: int = 3) -> float:
     """Median milliseconds of `fn()`."""
     for _ in range(warmup):
@@ -162,7 +172,7 @@ def main() -> None:
     rows.append((f"12 MP JPEG photo: decode + detect + classify (ms; {found} found)", f"{ms:.0f}"))
 
     width = max(len(name) for name, _ in rows)
-    lines = [f"Machine: {machine()}", f"Load: {meter.describe()}", ""]
+    lines = [f"Machine: {machine()}", f"Load: {meter.describe()}", f"Model: {model_description()}", ""]
     lines += [f"| {'measure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|------:|"]
     lines += [f"| {name.ljust(width)} | {value} |" for name, value in rows]
     text = "\n".join(lines)
