@@ -40,7 +40,13 @@ with st.sidebar:
     min_neighbors = st.slider(
         "Strictness", 2, 10, VideoSettings.min_neighbors, help="Higher finds fewer false faces but may miss real ones."
     )
-    min_face = st.slider("Smallest face (% of the shorter side)", 2, 40, round(VideoSettings.min_face_fraction * 100))
+    min_face = st.slider(
+        "Smallest face (% of the shorter side)",
+        2,
+        40,
+        round(VideoSettings.min_face_fraction * 100),
+        help="Smaller finds faces further from the camera but takes longer per frame.",
+    )
     st.subheader("Analysis")
     rate = st.slider(
         "Analyses per second",
