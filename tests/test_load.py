@@ -51,7 +51,7 @@ async def _session(browser, url: str, photo: Path) -> dict:
     stage = "opening the photo page"
     try:
         await page.goto(f"{url}/photo", timeout=PAGE_TIMEOUT_MS)
-        await page.get_by_text("Upload a photo").wait_for(timeout=PAGE_TIMEOUT_MS)  # the page's script has run
+        await page.get_by_text("Upload photos").wait_for(timeout=PAGE_TIMEOUT_MS)  # the page's script has run
         stage = "uploading"
         started = time.monotonic()
         await page.set_input_files("input[type=file]", str(photo))
@@ -59,7 +59,7 @@ async def _session(browser, url: str, photo: Path) -> dict:
         stage = "waiting for the result"
         await page.get_by_text("1 face found.").wait_for(timeout=PAGE_TIMEOUT_MS)
         stage = "waiting for the chart"
-        title = page.get_by_text(re.compile(r"^Face 1: \w+ \(\d+%\)$")).first
+        title = page.get_by_text(re.compile(r"^Face #1: \w+ \(\d+%\)$")).first
         await title.wait_for(timeout=PAGE_TIMEOUT_MS)
         return {
             "seconds": time.monotonic() - started,
@@ -116,7 +116,7 @@ def test_ten_sessions_upload_at_once(server, tmp_path, astronaut_bgr):
     assert all(result["errors"] == 0 for result in done)
     assert len(done) == SESSIONS  # every session saw "1 face found."
     if REAL_MODEL:
-        assert all(result["title"].startswith("Face 1: happy") for result in done), [r["title"] for r in done]
+        assert all(result["title"].startswith("Face #1: happy") for result in done), [r["title"] for r in done]
     assert loads == 1, server_log  # one model per process, shared by every session
     assert "Traceback" not in server_log
     assert rss_after < SERVER_RSS_LIMIT_MB
