@@ -165,11 +165,7 @@ class FrameProcessor:
     def clear(self) -> None:
         """Forget the stream: faces, timeline and counts (the page calls it when the stream stops). Any thread."""
         with self._lock:
-            self._published, self._main = [], None
-            self._timeline.clear()
-            self._history.clear()
-            self._last_frame = None
-            self._stats = LiveStats()
+            self._forget_published()
             self._cleared = True
 
     def process(self, bgr: np.ndarray, timestamp: float | None = None) -> np.ndarray:
@@ -209,11 +205,15 @@ class FrameProcessor:
         self._last_full_detection = float("-inf")
         self._recent.clear()
         with self._lock:
-            self._published, self._main = [], None
-            self._timeline.clear()
-            self._history.clear()
-            self._last_frame = None
-            self._stats = LiveStats()
+            self._forget_published()
+
+    def _forget_published(self) -> None:
+        """Empty what the page reads (faces, timeline, counts, last frame); the caller holds the lock."""
+        self._published, self._main = [], None
+        self._timeline.clear()
+        self._history.clear()
+        self._last_frame = None
+        self._stats = LiveStats()
 
     def _analyze(self, bgr: np.ndarray, now: float, settings: LiveSettings) -> None:
         # Between full detections, faces are only looked for where they were: a fraction of the time.

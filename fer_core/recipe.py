@@ -5,10 +5,11 @@ stronger recipe of the shipped networks, which needs hundreds of epochs and so a
 
 - **members** of the photo model's ensemble: SGD with Nesterov momentum, a warm-up then cosine
   decay, label smoothing, weight averaging (the optimizer's EMA), and augmentation (flips, small
-  rotations, shifts, zoom, contrast, random erasing) inside the training graph, so it runs on the
-  accelerator with the network;
-- **distillation** of the small live model: the student reads the same augmented batch as a frozen
-  teacher (the ensemble) and learns from both the label and the teacher's probabilities.
+  rotations, shifts, zoom, contrast, random erasing) drawn on the host with OpenCV while the
+  accelerator trains (see `AugmentedFaces` for why not Keras' layers);
+- **distillation** of a small model (tried for the live model, not shipped): the student reads the
+  same augmented batch as a frozen teacher (an ensemble) and learns from both the label and the
+  teacher's probabilities.
 
 Each run writes `model.keras` (the bare network, the same input contract as every project model)
 and `history.json`; `python -m fer_core.recipe card RUN_DIR --data ...` then scores it on the test
@@ -228,14 +229,13 @@ def train(config: RecipeConfig, log=print) -> Path:
     net = build_vgg(tuple(config.widths), config.convs_per_block)
     if config.init_from:
         net.set_weights(keras.models.load_model(config.init_from, compile=False, safe_mode=True).get_weights())
-    inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
-    augmented = inputs  # augmented on the host, by AugmentedFaces
+    inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")  # faces augmented on the host
     if config.teacher:
         teacher = load_teacher(config.teacher)
-        outputs = layers.Concatenate(name="student_and_teacher")([net(augmented), teacher(augmented)])
+        outputs = layers.Concatenate(name="student_and_teacher")([net(inputs), teacher(inputs)])
         loss, metrics = distillation_loss(config), [student_accuracy]
     else:
-        outputs = net(augmented)
+        outputs = net(inputs)
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
         metrics = ["accuracy"]
     trainer = keras.Model(inputs, outputs, name="trainer")
