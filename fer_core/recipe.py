@@ -318,7 +318,7 @@ def write_card(run_dir: Path, data: str, log=print) -> Path:
     from fer_core.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE
     from fer_core.classifier import Classifier
     from fer_core.evaluation import evaluate_predictions, write_evaluation
-    from fer_core.training import hardware_description, measured_card_fields
+    from fer_core.training import earlier_stages, hardware_description, measured_card_fields, stage_totals
 
     run_dir = Path(run_dir)
     recipe = json.loads((run_dir / "recipe.json").read_text())
@@ -337,6 +337,11 @@ def write_card(run_dir: Path, data: str, log=print) -> Path:
         for split, labels in (("train_counts", y_train), ("test_counts", y_test))
     }
     kind = "distilled" if config.get("teacher") else "recipe"
+    # A run that started from another model's weights (--init-from) adds its epochs to that model's:
+    # the lineage holds that model's stages, then this one, named after the folder it was trained in
+    # (a run carded again where it started from, replacing that model, finds itself there: not twice).
+    own = {"name": Path(config["out"]).name, "epochs": len(history), "seconds": recipe["training_seconds"]}
+    stages = [stage for stage in earlier_stages(config.get("init_from")) if stage.get("name") != own["name"]]
     card = {
         "name": run_dir.name,
         "architecture": f"vgg {'-'.join(map(str, config['widths']))} ({kind})",
@@ -347,6 +352,7 @@ def write_card(run_dir: Path, data: str, log=print) -> Path:
         "epochs_run": len(history),
         "best_epoch": None,  # the last epoch's weight average is kept, not a best epoch
         "training_seconds": recipe["training_seconds"],
+        **stage_totals(stages + [own]),
         "hardware": recipe["backend"],
         "data": {"path": str(data), **counts},  # the packed copy the GPU box read was made from it
         "trained": recipe.get("started"),

@@ -1,12 +1,13 @@
 """The training recipe of the shipped models (fer_core/recipe.py), on tiny generated data."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from fer_core.classifier import Classifier
-from fer_core.recipe import AugmentedFaces, RecipeConfig, augment_face, distillation_loss, train
+from fer_core.recipe import AugmentedFaces, RecipeConfig, augment_face, distillation_loss, train, write_card
 
 
 def _faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -81,3 +82,17 @@ def test_a_time_budget_sets_the_epoch_count_from_measured_epochs(tiny_data, tmp_
     run = train(config, log=lambda _: None)
     epochs = json.loads((run / "recipe.json").read_text())["config"]["epochs"]
     assert epochs == 2 + config.warmup_epochs + 1  # two probe epochs, then the shortest schedule allowed
+
+
+def test_a_run_started_from_another_models_weights_counts_both_stages_on_its_card(tiny_data, tmp_path):
+    small = {"widths": (8, 8, 16, 16), "batch_size": 32, "epochs": 2, "warmup_epochs": 1, "workers": 1}
+    quiet = {"log": lambda _: None}
+    base = write_card(train(RecipeConfig(tiny_data, str(tmp_path / "base"), **small), **quiet), tiny_data, **quiet)
+    init = str(base / "model.keras")
+    tuned = train(RecipeConfig(tiny_data, str(tmp_path / "tuned"), init_from=init, **{**small, "epochs": 3}), **quiet)
+    for name in ("model.keras", "history.json", "recipe.json"):  # shipped in place of the model it started from
+        shutil.copy(tuned / name, base / name)
+    for _ in range(2):  # carded again, it finds its own card where it started from: not a stage twice
+        card = json.loads((write_card(base, tiny_data, **quiet) / "model_card.json").read_text())
+        assert [(stage["name"], stage["epochs"]) for stage in card["stages"]] == [("base", 2), ("tuned", 3)]
+        assert card["total_epochs"] == 5 and card["epochs_run"] == 3
