@@ -11,12 +11,16 @@ stronger recipe of the shipped networks, which needs hundreds of epochs and so a
   same augmented batch as a frozen teacher (an ensemble) and learns from both the label and the
   teacher's probabilities.
 
+A run that started from another model's weights (`--init-from`) can be averaged with them
+(`average`): the shipped live model is such an average.
+
 Each run writes `model.keras` (the bare network, the same input contract as every project model)
 and `history.json`; `python -m fer_core.recipe card RUN_DIR --data ...` then scores it on the test
 split and writes `evaluation.json` and `model_card.json` beside it.
 
     KERAS_BACKEND=jax python -m fer_core.recipe member --data fer2013 --widths 48,96,192,384 --out runs/a
     KERAS_BACKEND=jax python -m fer_core.recipe distill --data fer2013 --teacher T1 T2 T3 --out runs/live
+    python -m fer_core.recipe average runs/tuned --out runs/averaged
     python -m fer_core.recipe card runs/a --data ../shared/fer2013
 """
 
@@ -293,6 +297,30 @@ def train(config: RecipeConfig, log=print) -> Path:
     return out
 
 
+def average_with_start(run_dir: Path, out: Path, log=print) -> Path:
+    """The mean of a fine-tuned run's weights and those of the model it started from (`--init-from`),
+    in equal parts, written to `out` with the run's history and recipe: two points of one training
+    path, whose average often reads better than either (weight averaging, as in SWA)."""
+    import keras
+
+    import fer_core.architecture  # noqa: F401  registers the project's layers before loading
+
+    run_dir, out = Path(run_dir), Path(out)
+    recipe = json.loads((run_dir / "recipe.json").read_text())
+    start = recipe["config"].get("init_from")
+    if not start:
+        raise ValueError(f"{run_dir} did not start from another model's weights (--init-from): nothing to average")
+    tuned = keras.models.load_model(run_dir / "model.keras", compile=False, safe_mode=True)
+    weights = keras.models.load_model(start, compile=False, safe_mode=True).get_weights()
+    tuned.set_weights([(a + b) / 2 for a, b in zip(tuned.get_weights(), weights)])
+    out.mkdir(parents=True, exist_ok=True)
+    tuned.save(out / "model.keras")
+    (out / "history.json").write_text((run_dir / "history.json").read_text())
+    (out / "recipe.json").write_text(json.dumps({**recipe, "averaged_with": start}, indent=1) + "\n")
+    log(f"{out}: the weights of {run_dir} and {start}, averaged")
+    return out
+
+
 def _now() -> str:
     from datetime import datetime, timezone
 
@@ -337,6 +365,8 @@ def write_card(run_dir: Path, data: str, log=print) -> Path:
         for split, labels in (("train_counts", y_train), ("test_counts", y_test))
     }
     kind = "distilled" if config.get("teacher") else "recipe"
+    if recipe.get("averaged_with"):
+        kind += ", averaged with the weights it started from"
     # A run that started from another model's weights (--init-from) adds its epochs to that model's:
     # the lineage holds that model's stages, then this one, named after the folder it was trained in
     # (a run carded again where it started from, replacing that model, finds itself there: not twice).
@@ -389,7 +419,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("card", help="score a run on the test split and write its evaluation and model card")
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
     p.add_argument("--data", required=True)
+    p = sub.add_parser("average", help="average a fine-tuned run's weights with those it started from")
+    p.add_argument("run", type=Path, metavar="RUN_DIR", help="a run trained with --init-from")
+    p.add_argument("--out", type=Path, required=True, help="folder to write model.keras, history and recipe to")
     args = parser.parse_args(argv)
+    if args.command == "average":
+        average_with_start(args.run, args.out)
+        return 0
     if args.command == "card":
         for run in args.runs:
             write_card(run, args.data)

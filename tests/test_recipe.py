@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from fer_core.classifier import Classifier
-from fer_core.recipe import AugmentedFaces, RecipeConfig, augment_face, distillation_loss, train, write_card
+from fer_core.recipe import (
+    AugmentedFaces,
+    RecipeConfig,
+    augment_face,
+    average_with_start,
+    distillation_loss,
+    train,
+    write_card,
+)
 
 
 def _faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -84,15 +92,42 @@ def test_a_time_budget_sets_the_epoch_count_from_measured_epochs(tiny_data, tmp_
     assert epochs == 2 + config.warmup_epochs + 1  # two probe epochs, then the shortest schedule allowed
 
 
-def test_a_run_started_from_another_models_weights_counts_both_stages_on_its_card(tiny_data, tmp_path):
+@pytest.fixture(scope="module")
+def fine_tuned(tiny_data, tmp_path_factory):
+    """A carded run (`base`), and a run that started from its weights (`tuned`)."""
+    root = tmp_path_factory.mktemp("runs")
     small = {"widths": (8, 8, 16, 16), "batch_size": 32, "epochs": 2, "warmup_epochs": 1, "workers": 1}
     quiet = {"log": lambda _: None}
-    base = write_card(train(RecipeConfig(tiny_data, str(tmp_path / "base"), **small), **quiet), tiny_data, **quiet)
+    base = write_card(train(RecipeConfig(tiny_data, str(root / "base"), **small), **quiet), tiny_data, **quiet)
     init = str(base / "model.keras")
-    tuned = train(RecipeConfig(tiny_data, str(tmp_path / "tuned"), init_from=init, **{**small, "epochs": 3}), **quiet)
-    for name in ("model.keras", "history.json", "recipe.json"):  # shipped in place of the model it started from
-        shutil.copy(tuned / name, base / name)
+    tuned = train(RecipeConfig(tiny_data, str(root / "tuned"), init_from=init, **{**small, "epochs": 3}), **quiet)
+    return base, tuned
+
+
+def test_a_run_started_from_another_models_weights_counts_both_stages_on_its_card(tiny_data, fine_tuned, tmp_path):
+    base, tuned = fine_tuned
+    shipped = tmp_path / "base"  # the tuned run shipped in place of the model it started from
+    shutil.copytree(base, shipped)
+    for name in ("model.keras", "history.json", "recipe.json"):
+        shutil.copy(tuned / name, shipped / name)
+    recipe = json.loads((shipped / "recipe.json").read_text())
+    recipe["config"]["init_from"] = str(shipped / "model.keras")
+    (shipped / "recipe.json").write_text(json.dumps(recipe))
     for _ in range(2):  # carded again, it finds its own card where it started from: not a stage twice
-        card = json.loads((write_card(base, tiny_data, **quiet) / "model_card.json").read_text())
+        card = json.loads((write_card(shipped, tiny_data, log=lambda _: None) / "model_card.json").read_text())
         assert [(stage["name"], stage["epochs"]) for stage in card["stages"]] == [("base", 2), ("tuned", 3)]
         assert card["total_epochs"] == 5 and card["epochs_run"] == 3
+
+
+def test_a_fine_tuned_run_averaged_with_its_start_holds_the_mean_weights(tiny_data, fine_tuned, tmp_path):
+    import keras
+
+    base, tuned = fine_tuned
+    averaged = average_with_start(tuned, tmp_path / "averaged", log=lambda _: None)
+    weights = [keras.models.load_model(run / "model.keras").get_weights() for run in (base, tuned, averaged)]
+    assert all(np.allclose(m, (a + b) / 2, atol=1e-6) for a, b, m in zip(*weights))
+    assert not np.allclose(weights[0][0], weights[1][0])  # the two were different to begin with
+    card = json.loads((write_card(averaged, tiny_data, log=lambda _: None) / "model_card.json").read_text())
+    assert "averaged" in card["architecture"] and card["total_epochs"] == 5
+    with pytest.raises(ValueError, match="--init-from"):
+        average_with_start(base, tmp_path / "none")
