@@ -4,9 +4,9 @@ import pytest
 from fer_core.classifier import DEFAULT_MODEL, Classifier, ModelError
 
 # The shipped models must keep at least these accuracies on FER2013's public test split: the
-# photo model (an ensemble read with mirror views) scores 69.2%, the live model (one view) 67.8%.
+# photo model (an ensemble read with mirror views) scores 69.3%, the live model (one view) 68.1%.
 ACCURACY_FLOOR = 0.685
-LIVE_ACCURACY_FLOOR = 0.67
+LIVE_ACCURACY_FLOOR = 0.675
 
 
 def test_batch_and_single_calls_agree(pipeline):
