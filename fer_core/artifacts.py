@@ -93,6 +93,7 @@ class ModelCard:
     labels: list[str] | None = None
     epochs_run: int | None = None
     best_epoch: int | None = None
+    kept: str | None = None  # what a run kept instead of a best epoch (e.g. its last weight average)
     training_seconds: float | None = None
     # Every training run behind the model, oldest first (fine-tuning stages, an ensemble's members'
     # stages), as {"name", "epochs", "seconds"}, and their sums (None when a run did not record its own).
@@ -159,6 +160,8 @@ class ModelRun:
     def best_epoch(self) -> int | None:
         if self.card and self.card.best_epoch is not None:
             return self.card.best_epoch
+        if self.card and self.card.kept:
+            return None  # no epoch was picked: the card says what was kept
         return self.history.best_epoch() if self.history else None
 
 

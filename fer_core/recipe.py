@@ -380,7 +380,9 @@ def write_card(run_dir: Path, data: str, log=print) -> Path:
         "input": "48x48 grayscale face crop, uint8",
         "labels": list(EMOTIONS),
         "epochs_run": len(history),
-        "best_epoch": None,  # the last epoch's weight average is kept, not a best epoch
+        "best_epoch": None,  # no epoch is picked, on test/ or otherwise: `kept` says what is
+        "kept": "the last epoch's weight average"
+        + (", averaged with the weights it started from" if recipe.get("averaged_with") else ""),
         "training_seconds": recipe["training_seconds"],
         **stage_totals(stages + [own]),
         "hardware": recipe["backend"],

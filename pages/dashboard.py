@@ -272,7 +272,11 @@ if card:
         "File size": f"{card.file_size_bytes / 1e6:.1f} MB" if card.file_size_bytes is not None else None,
         "Input": card.input,
         "Epochs": with_totals(
-            f"{card.epochs_run} (best: {run.best_epoch})" if card.epochs_run is not None else None,
+            None
+            if card.epochs_run is None
+            else f"{card.epochs_run} (kept: {card.kept})"
+            if card.kept
+            else f"{card.epochs_run} (best: {run.best_epoch})",
             card.total_epochs,
             len(card.stages),
         ),

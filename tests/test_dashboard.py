@@ -103,6 +103,14 @@ def test_an_ensemble_shows_its_members_curves(monkeypatch, tmp_path):
     assert at.table[0].value["value"]["Members"] == "run_a, run_b"
 
 
+def test_a_run_that_kept_its_last_weights_shows_no_best_epoch(monkeypatch, models):
+    rewrite(models / "fer_vgg" / CARD_FILE, lambda card: card.update(best_epoch=None, kept="the last weight average"))
+    at = open_page(monkeypatch, models)
+
+    assert not charts(at)["Accuracy"]["layout"].get("shapes")  # no epoch marked as the one kept
+    assert at.table[0].value["value"]["Epochs"] == "6 (kept: the last weight average)"
+
+
 def test_a_fine_tuned_run_says_where_it_started(monkeypatch, models):
     at = open_page(monkeypatch, models)
     assert "Started from" not in at.table[0].value["value"]  # trained from scratch: no such row
