@@ -1,14 +1,15 @@
-"""Finding faces: OpenCV's Haar frontal-face cascade, set loose, then every box checked.
+"""Finding faces: OpenCV's Haar frontal-face cascades propose, a small network checks every box.
 
-1. Search: the default cascade on a copy of the image rescaled so that the smallest face asked for
-   (`min_face_fraction` of the shorter side) is `min_window` pixels, contrast-equalised locally
-   (CLAHE: a global histogram stretch distorts a face on a plain wall), with `min_neighbors`
-   low so that small and tightly cut faces (FER2013-style crops) are not lost.
+1. Propose: the default and `alt2` cascades (each finds faces the other misses) on a copy of the
+   image rescaled so that the smallest face asked for (`min_face_fraction` of the shorter side) is
+   `min_window` pixels (the cascades find far more faces well above their 24 px window),
+   contrast-equalised locally (CLAHE: a global histogram stretch distorts a face on a plain wall),
+   with `min_neighbors` low so that small, tightly cut and half-turned faces are not lost.
 2. Close-ups: the largest scales are searched again on a border-padded copy, so a face that
    fills the frame or is cut by its edge (forehead, chin) is still found.
-3. Check: a box reaches the user only if a second cascade (`alt2`) also fires on it when its
-   region is rescanned closely, and the face verifier (`face_verifier.py`: HOG + a linear model
-   trained on FER2013 faces against face-free crops) scores it as a face.
+3. Check: a box reaches the user only if the face verifier (`face_verifier.py`, small networks
+   trained on the cascades' boxes on FER2013 faces and on face-free pictures) scores it as a face,
+   counting in how many cascade windows found it (a lone window needs a stronger word).
 4. Merge: overlapping boxes of one face become one, the best-checked kept; a box around a smaller
    face (a whole head, seen as a face at a larger scale) is dropped.
 """
@@ -22,27 +23,32 @@ import cv2
 import numpy as np
 
 from fer_core.face_verifier import VERIFIER_PATH, FaceVerifier
+from fer_core.paths import shown_path
 
 Box = tuple[int, int, int, int]  # x, y, width, height in image pixels; may reach past the edge for a cut face
-
-_CHECK_SIDE = 48  # a box's region is rescanned with the box rescaled to this many pixels
 
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    scale_factor: float = 1.1
+    scale_factor: float = 1.05
     # Raw cascade hits a box needs besides its own; kept low because every box is checked after.
-    min_neighbors: int = 2
+    min_neighbors: int = 0
     # Smallest face searched for, as a fraction of the image's shorter side.
     min_face_fraction: float = 0.05
     # The image is rescaled so that the smallest face searched for is this many pixels (the cascade's
     # window is 24; faces barely that size are often missed, so small faces are searched upscaled).
-    min_window: int = 30
+    min_window: int = 40
     # ... but the rescaled copy's longer side is at most this (a cap on the time; it does not bind
     # at the default 5% for photos up to 16:9; live video lowers it).
-    max_side: int = 1280
-    # Least verifier log-odds for a box to count as a face; higher rejects more (and misses more).
-    min_face_score: float = 1.0
+    max_side: int = 1600
+    # Least score for a box to count as a face: the verifier's log-odds plus the log of the number of
+    # cascade windows behind the box. Higher rejects more (and misses more).
+    min_face_score: float = 6.0
+
+
+# Video frames (the live page, video files) are searched with a coarser step between face sizes: half
+# the search time, and a face missed in one frame is found in the next.
+VIDEO_SCALE_FACTOR = 1.1
 
 
 class DetectorError(RuntimeError):
@@ -83,22 +89,79 @@ def _inside(small: Box, big: Box) -> bool:
     return 2 * sw < bw and bx <= sx + sw / 2 <= bx + bw and by <= sy + sh / 2 <= by + bh
 
 
-class FaceDetector:
-    """Haar cascade face detection on any image size, with every box checked.
+@dataclass(frozen=True)
+class Proposal:
+    box: Box
+    windows: int  # cascade windows grouped into this box
 
-    One detector is shared by all callers (photo page sessions, the live callback); OpenCV's
-    cascades are not safe to call from two threads at once, hence the lock.
+
+class HaarProposals:
+    """Boxes that may be faces: OpenCV's Haar frontal-face cascades (the default and `alt2`, which miss
+    different faces) run loose on a contrast-equalised copy of the image, plus a close-up pass.
+
+    OpenCV's cascades are not safe to call from two threads at once, hence the lock.
+    """
+
+    def __init__(self):
+        self._cascades = [_cascade(f"haarcascade_frontalface_{name}.xml") for name in ("default", "alt2")]
+        self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+        self._lock = threading.Lock()
+
+    def propose(self, gray: np.ndarray, settings: DetectorSettings, close_ups: bool = True) -> list[Proposal]:
+        if min(gray.shape) < 24:
+            return []
+        smallest_face = max(1.0, settings.min_face_fraction * min(gray.shape))
+        scale = min(settings.min_window / smallest_face, settings.max_side / max(gray.shape))
+        with self._lock:
+            proposals = self._scan(gray, scale, settings.min_window, settings)
+            if close_ups:
+                proposals += self._scan_close_ups(gray, settings)
+        return proposals
+
+    def _scan(self, gray: np.ndarray, scale: float, min_side: int, settings: DetectorSettings) -> list[Proposal]:
+        height, width = gray.shape
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        if min(small.shape) < min_side:
+            return []
+        small = self._clahe.apply(small)
+        found: list[Proposal] = []
+        for cascade in self._cascades:
+            raw = cascade.detectMultiScale(small, settings.scale_factor, 0, minSize=(min_side, min_side))
+            if len(raw) == 0:
+                continue
+            # OpenCV's grouping, which also keeps lone windows when min_neighbors is 0: every window is
+            # listed twice, so a cluster of n windows has 2n members and needs more than 2 x min_neighbors.
+            boxes, counts = cv2.groupRectangles([list(box) for box in raw] * 2, 2 * settings.min_neighbors + 1, 0.2)
+            found += [
+                Proposal(tuple(int(round(v / scale)) for v in box), int(count) // 2)
+                for box, count in zip(boxes, np.ravel(counts))
+            ]
+        return found
+
+    def _scan_close_ups(self, gray: np.ndarray, settings: DetectorSettings) -> list[Box]:
+        """Faces filling the picture, on a copy padded by a quarter of its shorter side on every side and
+        shrunk so that side is 60 px: the cascade's 24 px window is then a face of 60% of the picture's
+        shorter side, and larger ones are searched up from it."""
+        pad = min(gray.shape) // 4
+        padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        proposals = self._scan(padded, 60 / min(padded.shape), 24, settings)
+        return [Proposal((p.box[0] - pad, p.box[1] - pad, *p.box[2:]), p.windows) for p in proposals]
+
+
+class FaceDetector:
+    """Haar cascade face detection on any image size, with every box checked by the face verifier.
+
+    One detector is shared by all callers (photo page sessions, the live callback).
     """
 
     def __init__(self, settings: DetectorSettings = DetectorSettings()):
         self.settings = settings
-        self._cascade = _cascade("haarcascade_frontalface_default.xml")
-        self._second = _cascade("haarcascade_frontalface_alt2.xml")
+        self.proposals = HaarProposals()
         if not VERIFIER_PATH.is_file():
-            raise DetectorError(f"face verifier {VERIFIER_PATH} not found; restore it with `git checkout -- models/`")
+            shown = shown_path(VERIFIER_PATH)
+            raise DetectorError(f"face verifier {shown} not found; restore it with `git checkout -- models/`")
         self.verifier = FaceVerifier.load(VERIFIER_PATH)
-        self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
-        self._lock = threading.Lock()
 
     def detect(self, image: np.ndarray, settings: DetectorSettings | None = None) -> list[Box]:
         """Boxes of the faces in `image` (BGR or grayscale), largest first."""
@@ -106,12 +169,11 @@ class FaceDetector:
 
     def _detect(self, image: np.ndarray, settings: DetectorSettings, close_ups: bool) -> list[Box]:
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        if min(gray.shape) < 24:
-            return []
-        with self._lock:
-            boxes = self._search(gray, settings) + (self._search_close_ups(gray, settings) if close_ups else [])
-            boxes = [box for box in boxes if self._second_cascade_agrees(gray, box)]
-            scores = self.verifier.check(gray, boxes)
+        proposals = self.proposals.propose(gray, settings, close_ups)
+        boxes = [p.box for p in proposals]
+        # A face is found by many windows at neighbouring places and sizes; a lone window needs the
+        # verifier's stronger word.
+        scores = self.verifier.check(gray, boxes) + np.log([p.windows for p in proposals])
         kept: list[Box] = []
         for score, box in sorted(zip(scores, boxes), key=lambda pair: -pair[0]):
             if score >= settings.min_face_score and not any(_same_face(box, other) for other in kept):
@@ -138,54 +200,3 @@ class FaceDetector:
                 if not any(_same_face(box, other) for other in found):
                     found.append(box)
         return sorted(found, key=lambda b: b[2] * b[3], reverse=True)
-
-    def _scan(self, gray: np.ndarray, scale: float, min_side: int, settings: DetectorSettings) -> list[Box]:
-        height, width = gray.shape
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        if min(small.shape) < min_side:
-            return []
-        found = self._cascade.detectMultiScale(
-            self._clahe.apply(small),
-            scaleFactor=settings.scale_factor,
-            minNeighbors=settings.min_neighbors,
-            minSize=(min_side, min_side),
-        )
-        return [tuple(int(round(v / scale)) for v in box) for box in found]
-
-    def _search(self, gray: np.ndarray, settings: DetectorSettings) -> list[Box]:
-        smallest_face = max(1.0, settings.min_face_fraction * min(gray.shape))
-        scale = min(settings.min_window / smallest_face, settings.max_side / max(gray.shape))
-        return self._scan(gray, scale, settings.min_window, settings)
-
-    def _search_close_ups(self, gray: np.ndarray, settings: DetectorSettings) -> list[Box]:
-        """Faces filling the picture, on a copy padded by a quarter of its shorter side on every side and
-        shrunk so that side is 2 x `min_window` (60 px): the cascade's 24 px window is then a face of
-        60% of the picture's shorter side, and larger ones are searched up from it."""
-        pad = min(gray.shape) // 4
-        padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        scale = 2 * settings.min_window / min(padded.shape)
-        boxes = self._scan(padded, scale, 24, settings)
-        return [(x - pad, y - pad, w, h) for x, y, w, h in boxes]
-
-    def _second_cascade_agrees(self, gray: np.ndarray, box: Box) -> bool:
-        """Does the alt2 cascade fire near the box's centre, at about its size, when its region is rescanned?"""
-        x, y, w, h = box
-        margin = w // 3 + 1
-        scale = _CHECK_SIDE / w
-        x0, y0 = x - margin, y - margin
-        region = gray[max(0, y0) : y + h + margin, max(0, x0) : x + w + margin]
-        # pad where the region reaches past the image's edge, so the box stays centred
-        left, top = max(0, -x0), max(0, -y0)
-        right, bottom = max(0, x0 + w + 2 * margin - gray.shape[1]), max(0, y0 + h + 2 * margin - gray.shape[0])
-        if region.size == 0:
-            return False
-        region = cv2.copyMakeBorder(region, top, bottom, left, right, cv2.BORDER_REPLICATE)
-        region = cv2.resize(
-            region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        )
-        found = self._second.detectMultiScale(
-            self._clahe.apply(region), scaleFactor=1.05, minNeighbors=0, minSize=(36, 36), maxSize=(64, 64)
-        )
-        centre = (margin + w / 2) * scale
-        return any(abs(bx + bw / 2 - centre) < 8 and abs(by + bh / 2 - centre) < 8 for bx, by, bw, bh in found)

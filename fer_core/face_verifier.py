@@ -1,21 +1,30 @@
-"""A second opinion on each Haar box: is this crop a face? (HOG features, logistic regression)
+"""Is this box a face? A small network's second opinion on every box the Haar cascades propose.
 
-The Haar cascade, set loose enough to find small and tightly cut faces, also fires on blobs,
-coins, letters and noise. Each of its boxes is cropped exactly as the emotion model's input is
-(`crop_face` -> 48x48 grayscale), described by a histogram of oriented gradients, and scored by a
-linear model trained on FER2013 train faces against face-free crops (random crops of face-free
-pictures and textures, and the cascade's own false boxes on them). Boxes scoring under the
-detector's threshold never reach the user.
+The cascades, set loose enough to find small, tightly cut and half-turned faces, also fire on
+blobs, spoons, letters and noise. Each of their boxes is cropped exactly as the emotion model's
+input is (`crop_face` -> 48x48 grayscale), its contrast normalised, and scored by small
+convolutional networks (79k weights each; the shipped `models/face_verifier.keras` is the mean of
+two, 760 KB). The detector adds the log of the number of cascade windows behind the box; boxes
+scoring under its threshold never reach the user.
 
-Train (about a minute on 2 cores; writes models/face_verifier.npz, 11 KB):
+It learns from the cascades' own boxes on generated frames (`synthetic.py`): FER2013 *train* faces
+on plain, gradient, picture and texture backgrounds; as non-faces, boxes on face-free frames made
+of half of scikit-image's face-free pictures (also altered: inverted, turned, blurred), generated
+textures and shaded blobs, and faces scrambled (upside down, shuffled in blocks, phase-scrambled)
+so that it learns a face's arrangement rather than its grey levels. The detection benchmark's
+frames use FER2013 *test* faces, and its `holdout` frames the other half of the pictures.
 
-    python -m fer_core.face_verifier --data ../shared/fer2013
+The shipped verifier (about 50 minutes on 2 cores, most of it running the cascades):
+
+    python -m fer_core.face_verifier --data ../shared/fer2013 --frames 500 --epochs 10 --out v1.keras
+    python -m fer_core.face_verifier --data ../shared/fer2013 --frames 1100 --epochs 14 --out v2.keras
+    python -m fer_core.face_verifier --average v1.keras v2.keras
 """
 
 from __future__ import annotations
 
 import argparse
-import zlib
+import time
 from pathlib import Path
 
 import cv2
@@ -23,157 +32,251 @@ import numpy as np
 
 from fer_core.preprocess import FACE_SIZE, crop_face, to_face_input
 
-VERIFIER_PATH = Path(__file__).resolve().parent.parent / "models" / "face_verifier.npz"
-_HOG = cv2.HOGDescriptor((FACE_SIZE, FACE_SIZE), (16, 16), (8, 8), (8, 8), 9)
+VERIFIER_PATH = Path(__file__).resolve().parent.parent / "models" / "face_verifier.keras"
 
 
-def features(faces: np.ndarray) -> np.ndarray:
-    """(N, 48, 48) uint8 faces -> (N, 900) HOG features."""
-    if len(faces) == 0:
-        return np.zeros((0, _HOG.getDescriptorSize()), np.float32)
-    return np.stack([_HOG.compute(np.ascontiguousarray(face)).ravel() for face in faces])
+def normalized(faces: np.ndarray) -> np.ndarray:
+    """(N, 48, 48) uint8 crops -> (N, 48, 48, 1) float32, each of zero mean and unit spread: the
+    verifier judges shapes, not how bright or contrasted the picture is."""
+    x = faces.astype(np.float32).reshape(len(faces), -1)
+    x = (x - x.mean(1, keepdims=True)) / (x.std(1, keepdims=True) + 8.0)
+    return x.reshape(len(faces), FACE_SIZE, FACE_SIZE, 1)
+
+
+def build_network():
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1))
+    x = inputs
+    for filters in (16, 32, 64):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(96, 3, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(1, dtype="float32")(x)  # log-odds of "face"
+    return keras.Model(inputs, outputs, name="face_verifier")
 
 
 class FaceVerifier:
     """Scores crops; the threshold is the detector's (`DetectorSettings.min_face_score`)."""
 
-    def __init__(self, weights: np.ndarray, bias: float, mean: np.ndarray, scale: np.ndarray):
-        self.weights, self.bias, self.mean, self.scale = weights, bias, mean, scale
+    def __init__(self, model):
+        from fer_core.classifier import import_tensorflow
+
+        tf = import_tensorflow()
+        self.model = model
+
+        spec = tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.float32)
+
+        @tf.function(input_signature=[spec], reduce_retracing=True)
+        def forward(batch):
+            return model(batch, training=False)[:, 0]
+
+        self._forward = forward
 
     @classmethod
     def load(cls, path: Path = VERIFIER_PATH) -> FaceVerifier:
-        data = np.load(path)
-        return cls(data["weights"], float(data["bias"]), data["mean"], data["scale"])
+        from fer_core.classifier import import_tensorflow
+
+        import_tensorflow()
+        import keras
+
+        verifier = cls(keras.models.load_model(path, compile=False, safe_mode=True))
+        verifier.scores(np.zeros((1, FACE_SIZE, FACE_SIZE), np.uint8))  # trace now, not on the first frame
+        return verifier
 
     def scores(self, faces: np.ndarray) -> np.ndarray:
         """Log-odds that each (48, 48) crop is a face."""
-        return ((features(faces) - self.mean) / self.scale) @ self.weights + self.bias
+        if len(faces) == 0:
+            return np.zeros(0, np.float32)
+        chunks = [faces[i : i + 512] for i in range(0, len(faces), 512)]
+        return np.concatenate([self._forward(normalized(chunk)).numpy() for chunk in chunks])
 
     def check(self, image: np.ndarray, boxes: list) -> np.ndarray:
         """Log-odds for each (x, y, w, h) box of a grayscale or BGR image."""
         if not boxes:
-            return np.zeros(0)
+            return np.zeros(0, np.float32)
         return self.scores(np.stack([to_face_input(crop_face(image, box)) for box in boxes]))
 
 
 # --- training ---------------------------------------------------------------------------------
 
 
-def _positives(data: Path, count: int, rng: np.random.Generator) -> np.ndarray:
-    """FER2013 train faces, shifted and scaled a little as a Haar box would frame them, some mirrored."""
-    paths = sorted((data / "train").glob("*/*"))
-    faces = []
-    for path in rng.choice(paths, size=min(count, len(paths)), replace=False):
-        face = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if face is None:
-            continue
-        face = cv2.resize(face, (FACE_SIZE, FACE_SIZE))
-        side = FACE_SIZE * rng.uniform(0.9, 1.1)
-        box = (
-            round(FACE_SIZE / 2 - side / 2 + rng.uniform(-3, 3)),
-            round(FACE_SIZE / 2 - side / 2 + rng.uniform(-3, 3)),
-            round(side),
-            round(side),
-        )
-        face = to_face_input(crop_face(face, box))
-        faces.append(face[:, ::-1] if rng.random() < 0.5 else face)
-    return np.stack(faces)
+def _blobs(rng: np.random.Generator, width: int = 640, height: int = 480) -> np.ndarray:
+    """Shaded ovals, rings and highlights on a smooth field: the face-sized blobs (spoons, eggs, lamps,
+    knobs) on which a loose cascade fires most, and which few sample pictures hold."""
+    field = cv2.resize(rng.integers(0, 256, (6, 8), np.uint8), (width, height), interpolation=cv2.INTER_CUBIC)
+    canvas = field.astype(np.float32)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    for _ in range(int(rng.integers(3, 12))):
+        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+        ax, ay = rng.uniform(10, 150), rng.uniform(10, 150)
+        d = ((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2
+        light = rng.uniform(-1, 1, 2)
+        shade = rng.uniform(40, 220) + 60 * (light[0] * (xx - cx) / ax + light[1] * (yy - cy) / ay)
+        inside = d < 1 if rng.random() < 0.7 else (d < 1) & (d > rng.uniform(0.3, 0.8))
+        canvas[inside] = shade[inside]
+        if rng.random() < 0.5:  # a highlight
+            hx, hy = cx + rng.uniform(-0.5, 0.5) * ax, cy + rng.uniform(-0.5, 0.5) * ay
+            canvas += 120 * np.exp(-(((xx - hx) / (0.15 * ax)) ** 2 + ((yy - hy) / (0.15 * ay)) ** 2))
+    canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(0.5, 3))
+    return cv2.cvtColor(np.clip(canvas, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
 
 
-def _negative_images(rng: np.random.Generator) -> list[np.ndarray]:
-    """Face-free grayscale pictures (half of scikit-image's, chosen by a hash of the name; each also
-    inverted and turned) and textures."""
-    from skimage import data
-
-    names = ["brick", "cell", "checkerboard", "clock", "coffee", "colorwheel", "grass", "gravel", "horse",
-             "hubble_deep_field", "immunohistochemistry", "logo", "microaneurysms", "moon", "page", "retina",
-             "rocket", "text"]  # fmt: skip
-    images = []
-    for name in names:
-        if zlib.crc32(name.encode()) % 2:  # the other half is the detection benchmark's held-out set
-            continue
-        image = np.asarray(getattr(data, name)())
-        if image.ndim == 3:
-            image = cv2.cvtColor(image[..., :3].astype(np.uint8), cv2.COLOR_RGB2GRAY)
-        if image.dtype != np.uint8:
-            image = image.astype(np.float64)
-            image = (255 * (image - image.min()) / max(1e-9, np.ptp(image))).astype(np.uint8)
-        images += [
-            image,
-            255 - image,
-            np.ascontiguousarray(np.rot90(image)),
-        ]  # more kinds of edges than the pictures hold
-    for _ in range(30):  # blurred noise, stripes, shapes
-        noise = rng.integers(0, 256, (480, 640), np.uint8)
-        images.append(cv2.equalizeHist(cv2.GaussianBlur(noise, (0, 0), rng.uniform(1, 12))))
-        yy, xx = np.mgrid[0:480, 0:640]
-        angle, period = rng.uniform(0, np.pi), rng.uniform(8, 80)
-        images.append(
-            (127 + 100 * np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period)).astype(np.uint8)
-        )
-        shapes = np.full((480, 640), rng.integers(0, 256), np.uint8)
-        for _ in range(40):
-            x, y, shade = int(rng.integers(640)), int(rng.integers(480)), int(rng.integers(256))
-            if rng.random() < 0.5:
-                cv2.rectangle(
-                    shapes, (x, y), (x + int(rng.integers(10, 200)), y + int(rng.integers(10, 200))), shade, -1
-                )
-            else:
-                cv2.circle(shapes, (x, y), int(rng.integers(5, 80)), shade, -1)
-        images.append(shapes)
-    return images
+def _altered(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """A face-free frame made new: inverted, turned, mirrored, gamma-changed or blurred."""
+    choice = rng.integers(5)
+    if choice == 0:
+        return 255 - image
+    if choice == 1:
+        return np.ascontiguousarray(np.rot90(image, int(rng.integers(1, 4))))
+    if choice == 2:
+        return np.ascontiguousarray(image[::-1])
+    if choice == 3:
+        return (255 * (image / 255.0) ** rng.uniform(0.4, 2.5)).astype(np.uint8)
+    return cv2.GaussianBlur(image, (0, 0), rng.uniform(1, 4))
 
 
-def _negatives(count: int, rng: np.random.Generator) -> np.ndarray:
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-    crops = []
-    for image in _negative_images(rng):
-        for scale in (0.5, 1.0, 2.0):
-            scaled = cv2.resize(image, None, fx=scale, fy=scale)
-            for box in cascade.detectMultiScale(scaled, 1.1, 0, minSize=(24, 24))[:300]:
-                crops.append(to_face_input(crop_face(scaled, tuple(box))))
-        height, width = image.shape
-        for _ in range(60):
-            side = int(rng.uniform(16, min(height, width)))
-            x, y = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
-            crops.append(to_face_input(image[y : y + side, x : x + side]))
-    crops = np.stack(crops)
-    return crops[rng.permutation(len(crops))[:count]]
+def _scrambled(rng: np.random.Generator, face: np.ndarray) -> np.ndarray:
+    """A face made a non-face with a face's own grey levels and texture: turned upside down, its 12 px
+    blocks shuffled, or its phase scrambled (the same spectrum, no structure). The verifier must learn
+    the arrangement of a face, not its brightness or sharpness."""
+    choice = rng.integers(3)
+    if choice == 0:
+        return np.ascontiguousarray(face[::-1])
+    if choice == 1:
+        blocks = face.reshape(4, 12, 4, 12).transpose(0, 2, 1, 3).reshape(16, 12, 12)[rng.permutation(16)]
+        return np.ascontiguousarray(blocks.reshape(4, 4, 12, 12).transpose(0, 2, 1, 3).reshape(FACE_SIZE, FACE_SIZE))
+    spectrum = np.fft.fft2(face.astype(np.float32))
+    phase = np.angle(np.fft.fft2(rng.random(face.shape)))
+    scrambled = np.real(np.fft.ifft2(np.abs(spectrum) * np.exp(1j * phase)))
+    return np.clip(scrambled - scrambled.mean() + face.mean(), 0, 255).astype(np.uint8)
 
 
-def train(data: Path, out: Path = VERIFIER_PATH, count: int = 15000, seed: int = 0) -> None:
+def _crops_from_frames(data: Path, frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The cascades' boxes on generated frames, labelled: 1 on a face, 0 on nothing (boxes that only
+    graze a face are left out), plus each face's own square, a little shifted and scaled, so faces the
+    cascades frame badly are still seen, and that square scrambled (`_scrambled`) as a non-face. Each
+    face frame comes with a face-free frame, and with a face-free frame altered (`_altered`) or of
+    blobs (`_blobs`), for more kinds of non-faces than the pictures hold."""
+    from fer_core.detection import DetectorSettings, HaarProposals, iou
+    from fer_core.synthetic import Frame, face_frame, free_frame, load_faces, load_pictures, matches
+
+    faces = load_faces(data / "train", None)
+    pictures = load_pictures(None, "tune")
+    proposals, settings = HaarProposals(), DetectorSettings()
+    crops, labels = [], []
+    started = time.perf_counter()
+    for i in range(frames):
+        hard = _blobs(rng) if rng.random() < 0.4 else _altered(rng, free_frame(rng, pictures).image)
+        for frame in (face_frame(rng, faces, pictures), free_frame(rng, pictures), Frame(hard, [], [], [], "hard")):
+            gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
+            for box in (proposal.box for proposal in proposals.propose(gray, settings)):
+                if any(matches(box, truth) for truth in frame.boxes):
+                    label = 1
+                elif all(iou(box, truth) < 0.05 for truth in frame.boxes):
+                    label = 0
+                else:
+                    continue
+                crops.append(to_face_input(crop_face(gray, box)))
+                labels.append(label)
+            if not frame.boxes:  # and a few boxes anywhere, at any size
+                height, width = gray.shape
+                for _ in range(3):
+                    side = int(rng.uniform(24, min(height, width) / 2))
+                    box = (int(rng.integers(0, width - side)), int(rng.integers(0, height - side)), side, side)
+                    crops.append(to_face_input(crop_face(gray, box)))
+                    labels.append(0)
+            for x, y, side, _ in frame.boxes:
+                scale = rng.uniform(0.7, 1.05)
+                shift = rng.uniform(-0.1, 0.1, 2) * side
+                box = (round(x + side * (1 - scale) / 2 + shift[0]), round(y + side * (1 - scale) / 2 + shift[1]),
+                       round(side * scale), round(side * scale))  # fmt: skip
+                crops.append(to_face_input(crop_face(gray, box)))
+                labels.append(1)
+                crops.append(_scrambled(rng, crops[-1]))
+                labels.append(0)
+        if (i + 1) % 100 == 0:
+            rate = (i + 1) / (time.perf_counter() - started)
+            left = (frames - i - 1) / rate
+            print(f"  {i + 1}/{frames} frame triples, {len(crops)} boxes, {left:.0f} s left", flush=True)
+    return np.stack(crops), np.array(labels, np.float32)
+
+
+def train(data: Path, out: Path = VERIFIER_PATH, frames: int = 2500, epochs: int = 12, seed: int = 0) -> None:
+    from fer_core.classifier import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    pos, neg = features(_positives(data, count, rng)), features(_negatives(count, rng))
-    x = np.concatenate([pos, neg]).astype(np.float64)
-    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
-    mean, scale = x.mean(0), x.std(0) + 1e-6
-    x = (x - mean) / scale
-    held = rng.random(len(x)) < 0.2
-    weights, bias = np.zeros(x.shape[1]), 0.0
-    balance = np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (1 - y).sum()))
-    for _ in range(600):  # full-batch gradient descent on weighted log-loss with L2
-        p = 1 / (1 + np.exp(-(x[~held] @ weights + bias)))
-        grad = (balance[~held] * (p - y[~held])) / (~held).sum()
-        weights -= 0.5 * (x[~held].T @ grad + 1e-3 * weights)
-        bias -= 0.5 * grad.sum()
-    logits = x[held] @ weights + bias
-    faces, others = logits[y[held] == 1], logits[y[held] == 0]
-    print(f"held out: {len(faces)} faces, {len(others)} non-faces")
-    for threshold in (-1.0, 0.0, 1.0, 2.0):
+    print(f"generating {frames} face frames and {2 * frames} face-free frames ...", flush=True)
+    crops, labels = _crops_from_frames(data, frames, rng)
+    mirrored = rng.random(len(crops)) < 0.5
+    crops[mirrored] = crops[mirrored, :, ::-1]
+    held = rng.random(len(crops)) < 0.1
+    x = normalized(crops)
+    print(f"{int(labels.sum())} face boxes, {int((1 - labels).sum())} others; {held.sum()} held out", flush=True)
+    model = build_network()
+    model.compile(
+        optimizer=keras.optimizers.Adam(2e-3),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)],
+    )
+    balance = {0: len(labels) / (2 * (1 - labels).sum()), 1: len(labels) / (2 * labels.sum())}
+    schedule = keras.callbacks.LearningRateScheduler(lambda epoch: 2e-3 * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
+    model.fit(x[~held], labels[~held], batch_size=128, epochs=epochs, class_weight=balance, callbacks=[schedule],
+              validation_data=(x[held], labels[held]), verbose=2)  # fmt: skip
+    logits = model.predict(x[held], verbose=0)[:, 0]
+    faces, others = logits[labels[held] == 1], logits[labels[held] == 0]
+    print(f"held out: {len(faces)} face boxes, {len(others)} others")
+    for threshold in (-2.0, 0.0, 2.0, 4.0):
         print(f"log-odds >= {threshold}: keeps {np.mean(faces >= threshold):.1%} of faces, "
-              f"{np.mean(others >= threshold):.1%} of non-faces")  # fmt: skip
+              f"{np.mean(others >= threshold):.2%} of others")  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, weights=weights.astype(np.float32), bias=bias, mean=mean.astype(np.float32),
-             scale=scale.astype(np.float32))  # fmt: skip
+    bare = build_network()  # the weights without the optimizer's state
+    bare.set_weights(model.get_weights())
+    bare.save(out)
     print(f"wrote {out}")
+
+
+def average(members: list[Path], out: Path = VERIFIER_PATH) -> None:
+    """One verifier file whose log-odds are the mean of `members`' (trained on different frames, they
+    err on different non-faces)."""
+    from fer_core.classifier import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1))
+    nets = [keras.models.load_model(path, compile=False, safe_mode=True) for path in members]
+    for i, net in enumerate(nets):
+        net.name = f"member_{i}"
+    model = keras.Model(inputs, keras.layers.Average()([net(inputs) for net in nets]), name="face_verifier")
+    model.save(out)
+    print(f"wrote {out}: the mean of {len(nets)} verifiers")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="FER2013 folder with train/<class>/ images")
+    parser.add_argument("--data", type=Path, help="FER2013 folder with train/<class>/ images")
     parser.add_argument("--out", type=Path, default=VERIFIER_PATH)
+    parser.add_argument("--frames", type=int, default=2500, help="face frames, and as many face-free ones")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--average", type=Path, nargs="+", metavar="VERIFIER",
+                        help="instead of training: write the mean of these trained verifiers to --out")  # fmt: skip
     args = parser.parse_args()
-    train(args.data, args.out)
+    if args.average:
+        average(args.average, args.out)
+    elif args.data is None:
+        parser.error("--data is required to train")
+    else:
+        train(args.data, args.out, args.frames, args.epochs)
 
 
 if __name__ == "__main__":

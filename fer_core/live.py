@@ -33,7 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
-from fer_core.detection import Box, DetectorSettings
+from fer_core.detection import VIDEO_SCALE_FACTOR, Box, DetectorSettings
 from fer_core.labels import EMOTIONS
 from fer_core.pipeline import Face
 from fer_core.rendering import caption, draw_faces
@@ -77,7 +77,10 @@ class LiveSettings:
 
     def detector_settings(self) -> DetectorSettings:
         return DetectorSettings(
-            min_neighbors=self.min_neighbors, min_face_fraction=self.min_face_fraction, max_side=self.detect_max_side
+            scale_factor=VIDEO_SCALE_FACTOR,
+            min_neighbors=self.min_neighbors,
+            min_face_fraction=self.min_face_fraction,
+            max_side=self.detect_max_side,
         )
 
 

@@ -31,7 +31,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 
-from fer_core.detection import Box, DetectorSettings
+from fer_core.detection import VIDEO_SCALE_FACTOR, Box, DetectorSettings
 from fer_core.labels import EMOTIONS
 from fer_core.pipeline import EmotionPipeline
 from fer_core.rendering import caption, draw_faces
@@ -90,7 +90,10 @@ class VideoSettings:
 
     def detector_settings(self) -> DetectorSettings:
         return DetectorSettings(
-            min_neighbors=self.min_neighbors, min_face_fraction=self.min_face_fraction, max_side=self.detect_max_side
+            scale_factor=VIDEO_SCALE_FACTOR,
+            min_neighbors=self.min_neighbors,
+            min_face_fraction=self.min_face_fraction,
+            max_side=self.detect_max_side,
         )
 
 

@@ -43,7 +43,7 @@ with st.sidebar:
         "Strictness",
         "live_strictness",
         LiveSettings.min_neighbors,
-        min_value=2,
+        min_value=0,
         max_value=10,
         help="Higher finds fewer false faces but may miss real ones.",
     )

@@ -24,7 +24,7 @@ with st.sidebar:
     st.subheader("Face detection")
     min_neighbors = st.slider(
         "Strictness",
-        2,
+        0,
         10,
         DetectorSettings.min_neighbors,
         help="Higher finds fewer false faces but may miss real ones.",

@@ -38,7 +38,7 @@ st.write(
 with st.sidebar:
     st.subheader("Face detection")
     min_neighbors = st.slider(
-        "Strictness", 2, 10, VideoSettings.min_neighbors, help="Higher finds fewer false faces but may miss real ones."
+        "Strictness", 0, 10, VideoSettings.min_neighbors, help="Higher finds fewer false faces but may miss real ones."
     )
     min_face = st.slider(
         "Smallest face (% of the shorter side)",

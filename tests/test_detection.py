@@ -49,3 +49,21 @@ def test_small_faces_in_a_group_photo_are_found_once_each(detector, astronaut_bg
     for x, y in places:
         assert sum(bx <= x + side / 2 <= bx + bw and by <= y + side / 2 <= by + bh for bx, by, bw, bh in boxes) == 1
     assert all(iou(a, b) == 0 for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+
+
+def test_generated_frames_faces_found_and_face_free_frames_left_empty(detector, fer2013):
+    """FER2013 test faces pasted into frames (the detection benchmark's generator, its held-out half of the
+    faces and pictures: none of them taught the face verifier) are found, and face-free frames get no face."""
+    from fer_core.synthetic import face_frame, free_frame, load_faces, load_pictures, matches
+
+    faces, pictures = load_faces(fer2013 / "test", "holdout"), load_pictures(None, "holdout")
+    rng = np.random.default_rng(3)
+    truths = found = phantoms = 0
+    for _ in range(12):
+        frame = face_frame(rng, faces, pictures)
+        boxes = detector.detect(frame.image)
+        truths += len(frame.boxes)
+        found += sum(any(matches(box, truth) for box in boxes) for truth in frame.boxes)
+        phantoms += len(detector.detect(free_frame(rng, pictures).image))
+    assert found >= 0.8 * truths, f"{found} of {truths} faces found"
+    assert phantoms <= 1
