@@ -6,9 +6,14 @@
 The `fer` package lives in its own virtualenv (it pulls torch; it is never a dependency of this
 project) and runs in a worker process that this script feeds frames to. Each frame is timed in
 both, alternating: one call of `fer`'s `detect_emotions` (timed inside the worker), then one of
-`EmotionPipeline.analyze` (timed here). Frames: 640x480 with 0, 1 and 3 faces (bench.py's
-frames) and a 12 MP photo (4000x3000, one face). Prints p50 and p95 ms of each, the faces each
-found, and the ratio of this pipeline's p50 to `fer`'s.
+`EmotionPipeline.analyze` (timed here), for two set-ups of this pipeline:
+
+- photo: what the photo page and `predict` run (the default model, faces from 5% of the shorter side);
+- video: what the live page and video files run on a frame they search whole (the fast live model,
+  `LiveSettings`' detector: faces from 15%, a coarser step between face sizes).
+
+Frames: 640x480 with 0, 1 and 3 faces (bench.py's frames) and a 12 MP photo (4000x3000, one face).
+Prints p50 and p95 ms of each, the faces each found, and the ratio of this pipeline's p50 to `fer`'s.
 """
 
 from __future__ import annotations
@@ -78,38 +83,51 @@ def main() -> None:
     from load import LoadMeter
 
     from bench import frame_with_faces
+    from fer_core.classifier import DEFAULT_MODEL, fast_model
+    from fer_core.live import LiveSettings
     from fer_core.pipeline import EmotionPipeline
     from fer_core.training import hardware_description
 
     meter = LoadMeter()
-    pipeline = EmotionPipeline.load()
+    pipelines = {
+        "photo": (EmotionPipeline.load(DEFAULT_MODEL), None),
+        "video": (EmotionPipeline.load(fast_model()), LiveSettings().detector_settings()),
+    }
     fer = FerWorker(args.fer_python)
     frames = [(f"640x480, {n} face(s)", frame_with_faces(n), args.repeats) for n in (0, 1, 3)]
     frames.append(("12 MP photo, 1 face", frame_with_faces(1, 4000, 3000), max(5, args.repeats // 3)))
     rows = []
     for name, frame, repeats in frames:
-        ours, theirs = [], []
+        ours: dict[str, list[float]] = {kind: [] for kind in pipelines}
+        found: dict[str, int] = {}
+        theirs = []
         for i in range(repeats + 2):  # the first two warm up
             fer_ms, fer_found = fer.run(frame)
-            started = time.perf_counter()
-            found = len(pipeline.analyze(frame))
-            ms = 1000 * (time.perf_counter() - started)
             if i >= 2:
-                ours.append(ms)
                 theirs.append(fer_ms)
+            for kind, (pipeline, settings) in pipelines.items():
+                started = time.perf_counter()
+                found[kind] = len(pipeline.analyze(frame, settings))
+                if i >= 2:
+                    ours[kind].append(1000 * (time.perf_counter() - started))
         rows.append((name, ours, theirs, found, fer_found))
     fer.close()
 
     print(f"machine: {hardware_description()}")
     print(f"load: {meter.describe()}")
-    print("| frame | this p50 | this p95 | fer p50 | fer p95 | faces found (this / fer) | ratio p50 |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, ours, theirs, found, fer_found in rows:
-        p50, p95 = np.percentile(ours, 50), np.percentile(ours, 95)
-        f50, f95 = np.percentile(theirs, 50), np.percentile(theirs, 95)
-        print(f"| {name} | {p50:.1f} | {p95:.1f} | {f50:.1f} | {f95:.1f} | {found} / {fer_found} | {p50 / f50:.2f} |")
-    total = sum(np.median(r[1]) for r in rows[:3]) / sum(np.median(r[2]) for r in rows[:3])
-    print(f"\nratio of p50 sums over the three 640x480 frames (this / fer): {total:.2f}")
+    for kind in pipelines:
+        print(f"\n{kind} pipeline")
+        print("| frame | this p50 | this p95 | fer p50 | fer p95 | faces found (this / fer) | ratio p50 |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for name, ours, theirs, found, fer_found in rows:
+            p50, p95 = np.percentile(ours[kind], 50), np.percentile(ours[kind], 95)
+            f50, f95 = np.percentile(theirs, 50), np.percentile(theirs, 95)
+            print(
+                f"| {name} | {p50:.1f} | {p95:.1f} | {f50:.1f} | {f95:.1f} | {found[kind]} / {fer_found} "
+                f"| {p50 / f50:.2f} |"
+            )
+        total = sum(np.median(r[1][kind]) for r in rows[:3]) / sum(np.median(r[2]) for r in rows[:3])
+        print(f"ratio of p50 sums over the three 640x480 frames (this / fer): {total:.2f}")
 
 
 if __name__ == "__main__":

@@ -41,14 +41,24 @@ class DetectorSettings:
     # ... but the rescaled copy's longer side is at most this (a cap on the time; it does not bind
     # at the default 5% for photos up to 16:9; live video lowers it).
     max_side: int = 1600
+    # The frontal-face cascades that propose boxes (each finds faces the others miss).
+    cascades: tuple[str, ...] = ("default", "alt2")
     # Least score for a box to count as a face: the verifier's log-odds plus the log of the number of
     # cascade windows behind the box. Higher rejects more (and misses more).
     min_face_score: float = 6.0
 
 
-# Video frames (the live page, video files) are searched with a coarser step between face sizes: half
-# the search time, and a face missed in one frame is found in the next.
-VIDEO_SCALE_FACTOR = 1.1
+def video_settings(min_neighbors: int, min_face_fraction: float, max_side: int) -> DetectorSettings:
+    """The search of a video frame (the live page, video files): from the cascades' own 24 px window, with
+    a coarser step between face sizes; a fraction of a photo's search time, and a face missed in one
+    frame is found in the next."""
+    return DetectorSettings(
+        scale_factor=1.1,
+        min_neighbors=min_neighbors,
+        min_face_fraction=min_face_fraction,
+        min_window=24,
+        max_side=max_side,
+    )
 
 
 class DetectorError(RuntimeError):
@@ -103,7 +113,7 @@ class HaarProposals:
     """
 
     def __init__(self):
-        self._cascades = [_cascade(f"haarcascade_frontalface_{name}.xml") for name in ("default", "alt2")]
+        self._cascades = {name: _cascade(f"haarcascade_frontalface_{name}.xml") for name in ("default", "alt2")}
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
         self._lock = threading.Lock()
 
@@ -126,8 +136,8 @@ class HaarProposals:
             return []
         small = self._clahe.apply(small)
         found: list[Proposal] = []
-        for cascade in self._cascades:
-            raw = cascade.detectMultiScale(small, settings.scale_factor, 0, minSize=(min_side, min_side))
+        for name in settings.cascades:
+            raw = self._cascades[name].detectMultiScale(small, settings.scale_factor, 0, minSize=(min_side, min_side))
             if len(raw) == 0:
                 continue
             # OpenCV's grouping, which also keeps lone windows when min_neighbors is 0: every window is

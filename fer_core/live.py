@@ -33,7 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
-from fer_core.detection import VIDEO_SCALE_FACTOR, Box, DetectorSettings
+from fer_core.detection import Box, DetectorSettings, video_settings
 from fer_core.labels import EMOTIONS
 from fer_core.pipeline import Face
 from fer_core.rendering import caption, draw_faces
@@ -76,12 +76,7 @@ class LiveSettings:
     max_analyses_per_second: float = 20.0
 
     def detector_settings(self) -> DetectorSettings:
-        return DetectorSettings(
-            scale_factor=VIDEO_SCALE_FACTOR,
-            min_neighbors=self.min_neighbors,
-            min_face_fraction=self.min_face_fraction,
-            max_side=self.detect_max_side,
-        )
+        return video_settings(self.min_neighbors, self.min_face_fraction, self.detect_max_side)
 
 
 @dataclass(frozen=True)

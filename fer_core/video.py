@@ -31,7 +31,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 
-from fer_core.detection import VIDEO_SCALE_FACTOR, Box, DetectorSettings
+from fer_core.detection import Box, DetectorSettings, video_settings
 from fer_core.labels import EMOTIONS
 from fer_core.pipeline import EmotionPipeline
 from fer_core.rendering import caption, draw_faces
@@ -89,12 +89,7 @@ class VideoSettings:
         return max(1, round(fps / self.analyses_per_second))
 
     def detector_settings(self) -> DetectorSettings:
-        return DetectorSettings(
-            scale_factor=VIDEO_SCALE_FACTOR,
-            min_neighbors=self.min_neighbors,
-            min_face_fraction=self.min_face_fraction,
-            max_side=self.detect_max_side,
-        )
+        return video_settings(self.min_neighbors, self.min_face_fraction, self.detect_max_side)
 
 
 @dataclass(frozen=True)
