@@ -106,14 +106,14 @@ class Proposal:
 
 
 class HaarProposals:
-    """Boxes that may be faces: OpenCV's Haar frontal-face cascades (the default and `alt2`, which miss
+    """Boxes that may be faces: OpenCV's Haar frontal-face cascades (`DetectorSettings.cascades`, which miss
     different faces) run loose on a contrast-equalised copy of the image, plus a close-up pass.
 
     OpenCV's cascades are not safe to call from two threads at once, hence the lock.
     """
 
     def __init__(self):
-        self._cascades = {name: _cascade(f"haarcascade_frontalface_{name}.xml") for name in ("default", "alt2")}
+        self._cascades = {name: _cascade(f"haarcascade_frontalface_{name}.xml") for name in DetectorSettings.cascades}
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
         self._lock = threading.Lock()
 
@@ -149,7 +149,7 @@ class HaarProposals:
             ]
         return found
 
-    def _scan_close_ups(self, gray: np.ndarray, settings: DetectorSettings) -> list[Box]:
+    def _scan_close_ups(self, gray: np.ndarray, settings: DetectorSettings) -> list[Proposal]:
         """Faces filling the picture, on a copy padded by a quarter of its shorter side on every side and
         shrunk so that side is 60 px: the cascade's 24 px window is then a face of 60% of the picture's
         shorter side, and larger ones are searched up from it."""
