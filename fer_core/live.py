@@ -72,7 +72,7 @@ class LiveSettings:
     iou_threshold: float = 0.2  # least box overlap for a detection to continue a track
     detect_max_side: int = 480  # detection runs on a copy this size; webcam faces are large
     # Analyses at most this often: the frames between are drawn at once with the latest faces, so the
-    # analysis never takes all of the video thread's time (at 30 fps, every other frame is analysed).
+    # analysis never takes all of the video thread's time (at 30 fps, two frames of every three).
     max_analyses_per_second: float = 20.0
 
     def detector_settings(self) -> DetectorSettings:
@@ -185,7 +185,7 @@ class FrameProcessor:
             if now >= self._next_analysis:
                 self._analyze(bgr, now, settings)
                 analysis_ms = 1000 * (self._clock() - started)
-                self._next_analysis = now + max(analysis_ms / 1000, 1 / settings.max_analyses_per_second)
+                self._next_analysis = self._next_due(now, analysis_ms / 1000, 1 / settings.max_analyses_per_second)
             tracks = self.tracker.visible()
             captions = [f"#{track.id} {caption(track.face)}" for track in tracks]
             out = draw_faces(bgr, [track.face for track in tracks], captions, show_probs=settings.show_probs)
@@ -196,6 +196,14 @@ class FrameProcessor:
             out, failed = bgr, True
         self._record(now, 1000 * (self._clock() - started), analysis_ms, failed)
         return out
+
+    def _next_due(self, now: float, analysis_seconds: float, interval: float) -> float:
+        """When the next analysis may run: one `interval` after this one was due, so that the rate holds
+        although frames come at their own ticks (at 30 fps and 20 a second, two frames of every three),
+        never more than one interval in arrears (no burst after a stall), and not before the time this
+        analysis took has passed again (a slow model lowers the rate; frames never queue)."""
+        due = max(self._next_analysis, now - interval) + interval
+        return max(due, now + analysis_seconds)
 
     def _start_stream(self) -> None:
         self.tracker.tracks.clear()

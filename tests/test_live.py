@@ -223,15 +223,17 @@ def test_a_fast_model_analyses_every_frame():
     assert stats.fps == pytest.approx(FPS)
 
 
-def test_at_30_fps_a_fast_model_analyses_every_other_frame():
+def test_at_30_fps_a_fast_model_analyses_two_frames_of_three():
+    # at most 20 analyses a second (the default) between frames 33 ms apart: the rate holds, not every other frame
     pipeline = FakePipeline()
     processor = processor_for(pipeline)
-    for i in range(60):
+    assert processor.settings.max_analyses_per_second == 20
+    for i in range(90):
         pipeline.boxes = [(200, 150, 120, 120)]
         out = processor.process(blank(), timestamp=i / 30)
         assert not np.array_equal(out, blank()), "every frame is drawn with the face"
     stats = processor.snapshot().stats
-    assert (stats.analyzed, stats.reused) == (30, 30)
+    assert 59 <= stats.analyzed <= 61 and stats.analyzed + stats.reused == 90
 
 
 def test_an_error_on_one_frame_passes_it_through_and_the_next_frame_works(caplog):
