@@ -5,8 +5,8 @@ Between frames it does what a photo does not need:
 
 - it skips the model when it is behind: if the last analysis took longer than the time since that
   frame, the new frame is drawn with the previous faces instead of being analysed; and it analyses
-  at most `max_analyses_per_second` (every other frame of a 30 fps camera), so that drawing the
-  frames between keeps up with the camera;
+  at most `max_analyses_per_second` (two frames of every three from a 30 fps camera), so that
+  drawing the frames between keeps up with the camera;
 - between full detections (every `FULL_DETECTION_SECONDS`) it looks for faces only near where they
   were (`FaceDetector.detect_near`), a fraction of a whole frame's search;
 - a `FaceTracker` (`fer_core.tracking`, shared with video files) matches faces across frames by box
