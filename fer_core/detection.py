@@ -1,6 +1,7 @@
 """Finding faces: OpenCV's Haar frontal-face cascades propose, a small network checks every box.
 
-1. Propose: the default and `alt2` cascades (each finds faces the other misses) on a copy of the
+1. Propose: the default and `alt2` cascades (each finds faces the other misses), on the image and
+   on its mirror image (the windows fall elsewhere, so more faces are found), on a copy of the
    image rescaled so that the smallest face asked for (`min_face_fraction` of the shorter side) is
    `min_window` pixels (the cascades find far more faces well above their 24 px window),
    contrast-equalised locally (CLAHE: a global histogram stretch distorts a face on a plain wall),
@@ -16,6 +17,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass, replace
 
@@ -43,6 +45,9 @@ class DetectorSettings:
     max_side: int = 1600
     # The frontal-face cascades that propose boxes (each finds faces the others miss).
     cascades: tuple[str, ...] = ("default", "alt2")
+    # Also run each cascade on the mirror image: its windows fall elsewhere, and it finds faces missed
+    # at the edge of detectability (about 2 in 100 on generated frames) at twice the search's time.
+    mirror: bool = True
     # Least score for a box to count as a face: the verifier's log-odds plus the log of the number of
     # cascade windows behind the box. Higher rejects more (and misses more).
     min_face_score: float = 6.0
@@ -58,6 +63,7 @@ def video_settings(min_neighbors: int, min_face_fraction: float, max_side: int) 
         min_face_fraction=min_face_fraction,
         min_window=24,
         max_side=max_side,
+        mirror=False,
     )
 
 
@@ -136,10 +142,13 @@ class HaarProposals:
             return []
         small = self._clahe.apply(small)
         found: list[Proposal] = []
-        for name in settings.cascades:
-            raw = self._cascades[name].detectMultiScale(small, settings.scale_factor, 0, minSize=(min_side, min_side))
+        images = (small, np.ascontiguousarray(small[:, ::-1])) if settings.mirror else (small,)
+        for name, (mirrored, image) in itertools.product(settings.cascades, enumerate(images)):
+            raw = self._cascades[name].detectMultiScale(image, settings.scale_factor, 0, minSize=(min_side, min_side))
             if len(raw) == 0:
                 continue
+            if mirrored:
+                raw[:, 0] = image.shape[1] - raw[:, 0] - raw[:, 2]
             # OpenCV's grouping, which also keeps lone windows when min_neighbors is 0: every window is
             # listed twice, so a cluster of n windows has 2n members and needs more than 2 x min_neighbors.
             boxes, counts = cv2.groupRectangles([list(box) for box in raw] * 2, 2 * settings.min_neighbors + 1, 0.2)

@@ -3,22 +3,31 @@
 The cascades, set loose enough to find small, tightly cut and half-turned faces, also fire on
 blobs, spoons, letters and noise. Each of their boxes is cropped exactly as the emotion model's
 input is (`crop_face` -> 48x48 grayscale), its contrast normalised, and scored by small
-convolutional networks (79k weights each; the shipped `models/face_verifier.keras` is the mean of
-two, 760 KB). The detector adds the log of the number of cascade windows behind the box; boxes
+convolutional networks (79k weights each; the shipped `models/face_verifier.keras` is a weighted
+mean of three, about 1.1 MB). The detector adds the log of the number of cascade windows behind the box; boxes
 scoring under its threshold never reach the user.
 
 It learns from the cascades' own boxes on generated frames (`synthetic.py`): FER2013 *train* faces
 on plain, gradient, picture and texture backgrounds; as non-faces, boxes on face-free frames made
-of half of scikit-image's face-free pictures (also altered: inverted, turned, blurred), generated
-textures and shaded blobs, and faces scrambled (upside down, shuffled in blocks, phase-scrambled)
+of half of scikit-image's face-free pictures (also altered: inverted, turned, blurred, a small part
+blown up), generated textures, shaded blobs (spoons, lamps), strokes (grass, twigs, hair) and
+pebbles (gravel, foliage), and faces scrambled (upside down, shuffled in blocks, phase-scrambled)
 so that it learns a face's arrangement rather than its grey levels. The detection benchmark's
 frames use FER2013 *test* faces, and its `holdout` frames the other half of the pictures.
 
-The shipped verifier (about 50 minutes on 2 cores, most of it running the cascades):
+The shipped verifier is the mean of three networks, each about 25 minutes on 2 cores (most of it
+running the cascades). The first two learned without the strokes, pebbles and blown-up parts (the
+code of commit d742989) and were averaged into the former verifier:
 
     python -m fer_core.face_verifier --data ../shared/fer2013 --frames 500 --epochs 10 --out v1.keras
     python -m fer_core.face_verifier --data ../shared/fer2013 --frames 1100 --epochs 14 --out v2.keras
-    python -m fer_core.face_verifier --average v1.keras v2.keras
+    python -m fer_core.face_verifier --average v1.keras v2.keras --out v12.keras
+
+the third with them (before the detector's mirror-image pass, whose boxes the same command now
+also takes), and the shipped file weighs it as much as the former two together:
+
+    python -m fer_core.face_verifier --data ../shared/fer2013 --frames 1100 --epochs 14 --seed 7 --out v7.keras
+    python -m fer_core.face_verifier --average v12.keras v7.keras
 """
 
 from __future__ import annotations
@@ -127,9 +136,62 @@ def _blobs(rng: np.random.Generator, width: int = 640, height: int = 480) -> np.
     return cv2.cvtColor(np.clip(canvas, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
 
 
+def _strokes(rng: np.random.Generator, width: int = 640, height: int = 480) -> np.ndarray:
+    """Many shaded strokes of every length, width and direction over a textured field: grass, twigs,
+    branches, hair and fur, on which a loose cascade fires and which the sample pictures barely hold."""
+    canvas = cv2.resize(rng.integers(0, 256, (12, 16), np.uint8), (width, height), interpolation=cv2.INTER_CUBIC)
+    direction = rng.uniform(0, np.pi)  # most strokes share a direction, as grass does
+    spread = rng.uniform(0.1, np.pi)
+    scale = rng.uniform(0.3, 3)
+    tone, contrast = rng.uniform(40, 220), rng.uniform(20, 120)
+    for _ in range(int(rng.integers(150, 900))):
+        x, y = rng.uniform(0, width), rng.uniform(0, height)
+        angle = direction + rng.normal(0, spread)
+        length = scale * rng.uniform(10, 120)
+        end = (int(x + length * np.cos(angle)), int(y + length * np.sin(angle)))
+        thickness = max(1, int(scale * rng.uniform(1, 8)))
+        cv2.line(canvas, (int(x), int(y)), end, int(np.clip(rng.normal(tone, contrast), 0, 255)), thickness, cv2.LINE_AA)
+    canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(0.3, 2.5))
+    return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
+
+
+def _pebbles(rng: np.random.Generator, width: int = 640, height: int = 480) -> np.ndarray:
+    """Densely packed shaded stones, cells or leaves of one size: gravel, foliage, crowds of small blobs."""
+    canvas = np.full((height, width), int(rng.integers(0, 256)), np.uint8)
+    size = rng.uniform(6, 60)
+    for _ in range(int(3 * width * height / size**2)):
+        centre = (int(rng.uniform(0, width)), int(rng.uniform(0, height)))
+        axes = (max(2, int(size * rng.uniform(0.4, 1))), max(2, int(size * rng.uniform(0.3, 1))))
+        shade = int(rng.integers(0, 256))
+        cv2.ellipse(canvas, centre, axes, rng.uniform(0, 180), 0, 360, shade, -1, cv2.LINE_AA)
+        cv2.ellipse(canvas, centre, axes, rng.uniform(0, 180), 0, 360, max(0, shade - 60), 1, cv2.LINE_AA)
+    canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(0.3, 2))
+    return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
+
+
+def _hard_frame(rng: np.random.Generator, pictures: list[np.ndarray]) -> np.ndarray:
+    """A face-free frame of what few sample pictures hold: blobs, strokes, pebbles, or a picture altered."""
+    from fer_core.synthetic import free_frame
+
+    choice = rng.random()
+    if choice < 0.2:
+        return _blobs(rng)
+    if choice < 0.45:
+        return _strokes(rng)
+    if choice < 0.6:
+        return _pebbles(rng)
+    return _altered(rng, free_frame(rng, pictures).image)
+
+
 def _altered(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
-    """A face-free frame made new: inverted, turned, mirrored, gamma-changed or blurred."""
-    choice = rng.integers(5)
+    """A face-free frame made new: inverted, turned, mirrored, gamma-changed, blurred or zoomed in."""
+    choice = rng.integers(6)
+    if choice == 5:  # a small part of it blown up: its texture seen at a face's size
+        height, width = image.shape[:2]
+        share = rng.uniform(0.15, 0.5)
+        w, h = int(width * share), int(height * share)
+        x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
+        return cv2.resize(image[y : y + h, x : x + w], (width, height), interpolation=cv2.INTER_CUBIC)
     if choice == 0:
         return 255 - image
     if choice == 1:
@@ -172,7 +234,7 @@ def _crops_from_frames(data: Path, frames: int, rng: np.random.Generator) -> tup
     crops, labels = [], []
     started = time.perf_counter()
     for i in range(frames):
-        hard = _blobs(rng) if rng.random() < 0.4 else _altered(rng, free_frame(rng, pictures).image)
+        hard = _hard_frame(rng, pictures)
         for frame in (face_frame(rng, faces, pictures), free_frame(rng, pictures), Frame(hard, [], [], [], "hard")):
             gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
             for box in (proposal.box for proposal in proposals.propose(gray, settings)):
@@ -268,6 +330,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=VERIFIER_PATH)
     parser.add_argument("--frames", type=int, default=2500, help="face frames, and as many face-free ones")
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=0, help="of the frames and the network's first weights")
     parser.add_argument("--average", type=Path, nargs="+", metavar="VERIFIER",
                         help="instead of training: write the mean of these trained verifiers to --out")  # fmt: skip
     args = parser.parse_args()
@@ -276,7 +339,7 @@ def main() -> None:
     elif args.data is None:
         parser.error("--data is required to train")
     else:
-        train(args.data, args.out, args.frames, args.epochs)
+        train(args.data, args.out, args.frames, args.epochs, args.seed)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,33 @@
+"""The face verifier: the shipped network tells faces from non-faces; its training runs end to end."""
+
+import numpy as np
+import pytest
+
+from fer_core.face_verifier import FaceVerifier, _scrambled, average, train
+from fer_core.synthetic import load_faces
+
+
+@pytest.fixture(scope="module")
+def verifier() -> FaceVerifier:
+    return FaceVerifier.load()
+
+
+def test_the_shipped_verifier_tells_test_faces_from_the_same_faces_scrambled(verifier, fer2013):
+    # FER2013 *test* faces (it learned from train faces): whole, and made non-faces with their own grey levels
+    faces = np.stack([face for face, _ in load_faces(fer2013 / "test", None)[::12]])
+    rng = np.random.default_rng(0)
+    scrambled = np.stack([_scrambled(rng, face) for face in faces])
+    assert len(faces) > 250
+    assert np.mean(verifier.scores(faces) > 0) > 0.9
+    assert np.mean(verifier.scores(scrambled) < 0) > 0.9
+
+
+def test_training_and_averaging_write_verifiers_the_detector_can_load(tiny_fer, tmp_path):
+    first, second, mean = tmp_path / "a.keras", tmp_path / "b.keras", tmp_path / "mean.keras"
+    train(tiny_fer, first, frames=2, epochs=1, seed=1)
+    train(tiny_fer, second, frames=2, epochs=1, seed=2)
+    average([first, second], mean)
+    crops = np.random.default_rng(0).integers(0, 256, (5, 48, 48), np.uint8)
+    a, b, m = (FaceVerifier.load(path).scores(crops) for path in (first, second, mean))
+    assert m.shape == (5,) and np.all(np.isfinite(m))
+    np.testing.assert_allclose(m, (a + b) / 2, rtol=1e-4, atol=1e-4)
