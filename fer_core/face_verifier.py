@@ -150,7 +150,8 @@ def _strokes(rng: np.random.Generator, width: int = 640, height: int = 480) -> n
         length = scale * rng.uniform(10, 120)
         end = (int(x + length * np.cos(angle)), int(y + length * np.sin(angle)))
         thickness = max(1, int(scale * rng.uniform(1, 8)))
-        cv2.line(canvas, (int(x), int(y)), end, int(np.clip(rng.normal(tone, contrast), 0, 255)), thickness, cv2.LINE_AA)
+        shade = int(np.clip(rng.normal(tone, contrast), 0, 255))
+        cv2.line(canvas, (int(x), int(y)), end, shade, thickness, cv2.LINE_AA)
     canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(0.3, 2.5))
     return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
 

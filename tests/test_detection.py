@@ -1,5 +1,7 @@
 """The face detector on real pictures: close-ups, face-free pictures, small faces in a group, duplicates."""
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -67,3 +69,16 @@ def test_generated_frames_faces_found_and_face_free_frames_left_empty(detector, 
         phantoms += len(detector.detect(free_frame(rng, pictures).image))
     assert found >= 0.8 * truths, f"{found} of {truths} faces found"
     assert phantoms <= 1
+
+
+def test_the_mirror_pass_puts_its_boxes_back_on_the_face(detector, astronaut_bgr):
+    # the face near the left edge of a wide grey frame: its mirror image is near the right edge
+    frame = np.full((300, 900), 150, np.uint8)
+    frame[40:260, 20:230] = cv2.cvtColor(astronaut_bgr[30:250, 120:330], cv2.COLOR_BGR2GRAY)
+    settings = replace(detector.settings, cascades=("default",))
+    once = {p.box for p in detector.proposals.propose(frame, replace(settings, mirror=False))}
+    both = {p.box for p in detector.proposals.propose(frame, settings)}
+    from_mirror = both - once
+    assert once <= both and from_mirror, "the mirror pass adds boxes of its own"
+    assert all(x + w / 2 < 300 for x, y, w, h in from_mirror), "each lies over the face, none over its mirror place"
+    assert detector.detect(frame) and all(x + w / 2 < 300 for x, _, w, _ in detector.detect(frame))
