@@ -4,8 +4,8 @@ The cascades, set loose enough to find small, tightly cut and half-turned faces,
 blobs, spoons, letters and noise. Each of their boxes is cropped exactly as the emotion model's
 input is (`crop_face` -> 48x48 grayscale), its contrast normalised, and scored by small
 convolutional networks (79k weights each; the shipped `models/face_verifier.keras` is a weighted
-mean of three, about 1.1 MB). The detector adds the log of the number of cascade windows behind the box; boxes
-scoring under its threshold never reach the user.
+mean of three, about 1.1 MB). The detector adds the log of the number of cascade windows behind the
+box; boxes scoring under its threshold never reach the user.
 
 It learns from the cascades' own boxes on generated frames (`synthetic.py`): FER2013 *train* faces
 on plain, gradient, picture and texture backgrounds; as non-faces, boxes on face-free frames made
