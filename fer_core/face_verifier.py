@@ -28,6 +28,9 @@ also takes), and the shipped file weighs it as much as the former two together:
 
     python -m fer_core.face_verifier --data ../shared/fer2013 --frames 1100 --epochs 14 --seed 7 --out v7.keras
     python -m fer_core.face_verifier --average v12.keras v7.keras
+
+All three learned before the detector searched turned copies of the image (`DetectorSettings.tilts`);
+the same commands now also take those boxes.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def test_the_mirror_pass_puts_its_boxes_back_on_the_face(detector, astronaut_bgr
     # the face near the left edge of a wide grey frame: its mirror image is near the right edge
     frame = np.full((300, 900), 150, np.uint8)
     frame[40:260, 20:230] = cv2.cvtColor(astronaut_bgr[30:250, 120:330], cv2.COLOR_BGR2GRAY)
-    settings = replace(detector.settings, cascades=("default",))
+    settings = replace(detector.settings, cascades=("default",), tilts=())
     once = {p.box for p in detector.proposals.propose(frame, replace(settings, mirror=False))}
     both = {p.box for p in detector.proposals.propose(frame, settings)}
     from_mirror = both - once
@@ -83,3 +83,16 @@ def test_the_mirror_pass_puts_its_boxes_back_on_the_face(detector, astronaut_bgr
     assert all(x + w / 2 < 300 for x, y, w, h in from_mirror), "each lies over the face, none over its mirror place"
     found = detector.detect(frame)
     assert found and all(x + w / 2 < 300 for x, _, w, _ in found)
+
+
+@pytest.mark.parametrize("degrees", [35, -40])
+def test_a_tilted_head_is_found_by_the_turned_search(detector, astronaut_bgr, degrees):
+    head = cv2.cvtColor(astronaut_bgr[0:300, 90:360], cv2.COLOR_BGR2GRAY)
+    turn = cv2.getRotationMatrix2D((135, 150), degrees, 1.0)
+    frame = np.full((480, 640), 150, np.uint8)
+    frame[90:390, 180:450] = cv2.warpAffine(head, turn, (270, 300), borderValue=150)
+    assert detector.detect(frame, replace(detector.settings, tilts=())) == [], "upright search alone misses it"
+    found = detector.detect(frame)
+    assert len(found) == 1, found
+    x, y, w, h = found[0]
+    assert 180 < x + w / 2 < 450 and 90 < y + h / 2 < 390 and 60 < w < 200, "the box lies on the head"
