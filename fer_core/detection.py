@@ -18,9 +18,7 @@
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import cv2
@@ -131,14 +129,10 @@ def _turned(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
     return turned, cv2.invertAffineTransform(turn)
 
 
-def _mirrored_back(boxes: np.ndarray, width: int) -> np.ndarray:
-    """Boxes found on the mirror image of an image `width` wide, in the image."""
-    return np.c_[width - boxes[:, 0] - boxes[:, 2], boxes[:, 1:]]
-
-
-def _turned_back(boxes: np.ndarray, back: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Boxes found on a turned copy, as upright boxes of the same size around their centres turned back
-    with `back`; those centred outside the image of `size` (width, height), in its filled-in corners, go."""
+def _boxes_back(boxes: np.ndarray, back: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Boxes found on a view of an image (itself, its mirror image, a turned copy), in the image: upright
+    boxes of the same size around their centres taken back by the 2x3 matrix `back`; those centred outside
+    the image of `size` (width, height), in a turned copy's filled-in corners, go."""
     centres = np.c_[boxes[:, :2] + boxes[:, 2:] / 2, np.ones(len(boxes))] @ back.T
     inside = (centres >= 0).all(1) & (centres[:, 0] < size[0]) & (centres[:, 1] < size[1])
     upright = np.c_[np.round(centres - boxes[:, 2:] / 2), boxes[:, 2:]].astype(boxes.dtype)
@@ -176,19 +170,18 @@ class HaarProposals:
         if min(small.shape) < min_side:
             return []
         small = self._clahe.apply(small)
-        # The cascade to run on each view of the image, and what takes the view's boxes back to the image.
-        views: list[tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]] = [(small, lambda boxes: boxes)]
+        # The cascade to run on each view of the image, and the matrix that takes the view's points back.
+        views = [(small, np.array([[1.0, 0, 0], [0, 1, 0]]))]
         if settings.mirror:
-            views.append((np.ascontiguousarray(small[:, ::-1]), lambda boxes: _mirrored_back(boxes, size[0])))
-        searches = [(name, image, to_image) for name in settings.cascades for image, to_image in views]
+            views.append((np.ascontiguousarray(small[:, ::-1]), np.array([[-1.0, 0, size[0]], [0, 1, 0]])))
+        searches = [(name, image, back) for name in settings.cascades for image, back in views]
         for degrees in settings.tilts:
             turned, back = _turned(small, degrees)
-            to_image = functools.partial(_turned_back, back=back, size=size)
-            searches += [(name, turned, to_image) for name in settings.tilt_cascades]
+            searches += [(name, turned, back) for name in settings.tilt_cascades]
         found: list[Proposal] = []
-        for name, image, to_image in searches:
+        for name, image, back in searches:
             raw = self._cascades[name].detectMultiScale(image, settings.scale_factor, 0, minSize=(min_side, min_side))
-            raw = to_image(np.asarray(raw).reshape(-1, 4))
+            raw = _boxes_back(np.asarray(raw).reshape(-1, 4), back, size)
             if len(raw) == 0:
                 continue
             # OpenCV's grouping, which also keeps lone windows when min_neighbors is 0: every window is
