@@ -10,10 +10,11 @@ from fer_core.classifier import Classifier
 from fer_core.recipe import (
     AugmentedFaces,
     RecipeConfig,
-    augment_face,
+    augment_batch,
     average_with_start,
     distillation_loss,
     train,
+    warp_matrices,
     write_card,
 )
 
@@ -26,13 +27,23 @@ def _faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def test_an_augmented_face_keeps_its_size_and_range_but_changes():
+def test_augmented_faces_keep_their_size_and_range_but_each_changes_differently():
     face = np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (48, 1))
-    rng = np.random.default_rng(0)
-    variants = [augment_face(face, rng) for _ in range(20)]
-    assert all(v.shape == (48, 48) and v.min() >= 0 and v.max() <= 255 for v in variants)
+    variants = augment_batch(np.stack([face] * 20), np.random.default_rng(0))
+    assert variants.shape == (20, 48, 48) and variants.dtype == np.float32
+    assert variants.min() >= 0 and variants.max() <= 255
     assert all(np.abs(v - face).mean() > 1 for v in variants)
     assert np.std([v.mean() for v in variants]) > 0  # not the same change each time
+
+
+def test_the_batched_warp_matrices_are_opencvs_turn_and_zoom_plus_the_shift():
+    import cv2
+
+    rng = np.random.default_rng(1)
+    degrees, scale, shift = rng.uniform(-15, 15, 5), rng.uniform(0.85, 1.15, 5), rng.uniform(-6, 6, (5, 2))
+    for matrix, d, s, (dx, dy) in zip(warp_matrices(degrees, scale, shift, 48), degrees, scale, shift, strict=True):
+        expected = cv2.getRotationMatrix2D((24, 24), d, s) + [[0, 0, dx], [0, 0, dy]]
+        np.testing.assert_allclose(matrix, expected, atol=1e-9)
 
 
 def test_batches_cover_every_face_once_per_epoch_in_a_new_order_each_epoch():
