@@ -1,7 +1,7 @@
 """Which members and test-time views make the best photo ensemble, scored on FER2013 `test/`.
 
     python bench/ensemble_choices.py --data ../shared/fer2013 \
-        --members models/fer_vgg_wide_a models/fer_vgg_wide_b models/fer_live runs/live_b
+        --members models/fer_vgg_s21 models/fer_vgg_s22 models/fer_vgg_s26 models/fer_vgg_s27 models/fer_live
 
 Each network reads every view of the test faces once (shifted and mirrored by the same layers an
 ensemble file bakes in, `fer_core.architecture.face_views`); every subset of the members, read in

@@ -266,7 +266,7 @@ EXAMPLES = {
     "video": "python -m fer_core video clip.mp4 --out clip_emotions.mp4 --csv clip_emotions.csv",
     "evaluate": "python -m fer_core evaluate --data fer2013/test --crops",
     "train": "python -m fer_core train --data fer2013 --out runs/my_run",
-    "ensemble": "python -m fer_core ensemble models/fer_vgg_wide_a models/fer_live --data fer2013 --out runs/my_ens",
+    "ensemble": "python -m fer_core ensemble models/fer_vgg_s21 models/fer_live --data fer2013 --out runs/my_ens",
 }
 
 

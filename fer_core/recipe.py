@@ -22,6 +22,7 @@ split and writes `evaluation.json` and `model_card.json` beside it.
     KERAS_BACKEND=jax python -m fer_core.recipe distill --data fer2013 --teacher T1 T2 T3 --out runs/live
     python -m fer_core.recipe average runs/tuned --out runs/averaged
     python -m fer_core.recipe card runs/a --data ../shared/fer2013
+    python -m fer_core.recipe pack --data ../shared/fer2013 --out fer2013.npz   # one file for a GPU box
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ class RecipeConfig:
     temperature: float = 3.0
     limit: int | None = None  # train on only this many images (smoke tests)
     workers: int = 4  # threads drawing augmented batches
-    time_budget: float | None = None  # seconds: fit the epoch count to this wall-clock budget
+    # Seconds: fit the epoch count to this wall-clock budget, from the second probe epoch's time. Runs
+    # started side by side should get --epochs instead: a probe epoch timed while the others are
+    # still compiling is too fast (four such runs on the H100 planned 156-258 epochs and managed 145).
+    time_budget: float | None = None
 
 
 class AugmentedFaces:
@@ -173,6 +177,19 @@ def load_arrays(data: str, split: str) -> tuple[np.ndarray, np.ndarray]:
 
     dataset = load_split(data, split)
     return dataset.images[..., None], dataset.labels
+
+
+def pack(data: str, out: Path, log=print) -> Path:
+    """FER2013's train and test splits as one compressed `.npz` (`x_train`, `y_train`, `x_test`,
+    `y_test`), the form `--data` also reads: one file to copy to a GPU box."""
+    arrays = {}
+    for split in ("train", "test"):
+        x, y = load_arrays(data, split)
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = x[..., 0], y.astype(np.uint8)
+    out = Path(out)
+    np.savez_compressed(out, **arrays)
+    log(f"{out}: {len(arrays['x_train'])} train and {len(arrays['x_test'])} test faces")
+    return out
 
 
 def _optimizer(config: RecipeConfig, steps_per_epoch: int, epochs: int):
@@ -445,10 +462,16 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("card", help="score a run on the test split and write its evaluation and model card")
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
     p.add_argument("--data", required=True)
+    p = sub.add_parser("pack", help="write the train and test splits to one .npz (for a GPU box)")
+    p.add_argument("--data", required=True, help="FER2013 folder or fer2013.csv")
+    p.add_argument("--out", type=Path, required=True, help="the .npz file to write")
     p = sub.add_parser("average", help="average a fine-tuned run's weights with those it started from")
     p.add_argument("run", type=Path, metavar="RUN_DIR", help="a run trained with --init-from")
     p.add_argument("--out", type=Path, required=True, help="folder to write model.keras, history and recipe to")
     args = parser.parse_args(argv)
+    if args.command == "pack":
+        pack(args.data, args.out)
+        return 0
     if args.command == "average":
         average_with_start(args.run, args.out)
         return 0

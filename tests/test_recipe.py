@@ -142,3 +142,24 @@ def test_a_fine_tuned_run_averaged_with_its_start_holds_the_mean_weights(tiny_da
     assert "averaged" in card["architecture"] and card["total_epochs"] == 5
     with pytest.raises(ValueError, match="--init-from"):
         average_with_start(base, tmp_path / "none")
+
+
+def test_pack_writes_both_splits_to_one_file_that_training_reads(tmp_path):
+    import cv2
+
+    from fer_core.labels import EMOTIONS
+    from fer_core.recipe import load_arrays, pack
+
+    images, labels = _faces(21)
+    for split in ("train", "test"):
+        for i, (face, label) in enumerate(zip(images, labels, strict=True)):
+            folder = tmp_path / "fer" / split / EMOTIONS[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / f"{i}.png"), face)
+    packed = pack(str(tmp_path / "fer"), tmp_path / "fer.npz", log=lambda _: None)
+    for split in ("train", "test"):
+        x, y = load_arrays(str(packed), split)
+        x_folder, y_folder = load_arrays(str(tmp_path / "fer"), split)
+        np.testing.assert_array_equal(x, x_folder)
+        np.testing.assert_array_equal(y, y_folder)
+        assert sorted(y.tolist()) == sorted(labels.tolist())
