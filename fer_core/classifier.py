@@ -69,6 +69,37 @@ class ModelError(RuntimeError):
     """The model file is missing or cannot be loaded."""
 
 
+def load_model(path: str | Path = DEFAULT_MODEL):
+    """A project model file as a Keras model, checked to take 48x48 faces to the 7 classes; a missing,
+    damaged or foreign file raises ModelError with what to do about it."""
+    path = Path(path)
+    shown = shown_path(path)
+    if not path.is_file():
+        raise ModelError(
+            f"model file {shown} not found; train one with `python -m fer_core train` or restore models/ from git"
+        )
+    import_tensorflow()
+    import keras
+
+    import fer_core.architecture  # noqa: F401  registers the project's layers before loading
+
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for a damaged archive
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        reason = reason.replace(str(path.resolve()), shown).replace(str(path), shown)
+        raise ModelError(
+            f"model file {shown} cannot be loaded ({reason}); "
+            "restore it with `git checkout -- models/` or train one with `python -m fer_core train`"
+        ) from error
+    expected = (None, FACE_SIZE, FACE_SIZE, 1)
+    if tuple(model.input_shape) != expected or model.output_shape[-1] != len(EMOTIONS):
+        raise ModelError(
+            f"model {shown} takes {model.input_shape} -> {model.output_shape}, expected {expected} -> 7 classes"
+        )
+    return model
+
+
 class Classifier:
     """A Keras model wrapped in one compiled graph that takes any batch size.
 
@@ -101,32 +132,7 @@ class Classifier:
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, tta: str = "none") -> Classifier:
-        path = Path(path)
-        shown = shown_path(path)
-        if not path.is_file():
-            raise ModelError(
-                f"model file {shown} not found; train one with `python -m fer_core train` or restore models/ from git"
-            )
-        import_tensorflow()
-        import keras
-
-        import fer_core.architecture  # noqa: F401  registers the project's layers before loading
-
-        try:
-            model = keras.models.load_model(path, compile=False, safe_mode=True)
-        except Exception as error:  # Keras raises many types for a damaged archive
-            reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-            reason = reason.replace(str(path.resolve()), shown).replace(str(path), shown)
-            raise ModelError(
-                f"model file {shown} cannot be loaded ({reason}); "
-                "restore it with `git checkout -- models/` or train one with `python -m fer_core train`"
-            ) from error
-        expected = (None, FACE_SIZE, FACE_SIZE, 1)
-        if tuple(model.input_shape) != expected or model.output_shape[-1] != len(EMOTIONS):
-            raise ModelError(
-                f"model {shown} takes {model.input_shape} -> {model.output_shape}, expected {expected} -> 7 classes"
-            )
-        classifier = cls(model, tta=tta)
+        classifier = cls(load_model(path), tta=tta)
         classifier.predict_batch(np.zeros((1, FACE_SIZE, FACE_SIZE, 1), np.uint8))  # trace now, not on the first face
         return classifier
 

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from fer_core.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE
-from fer_core.classifier import TTA_VIEWS, Classifier, ModelError
+from fer_core.classifier import TTA_VIEWS, Classifier, ModelError, load_model
 from fer_core.datasets import load_split
 from fer_core.evaluation import evaluate_predictions, write_evaluation
 from fer_core.labels import EMOTIONS
@@ -58,7 +58,7 @@ def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, views: 
     if Path(out).resolve() in {d.resolve() for d in member_dirs}:
         raise ValueError("write the ensemble to its own directory, not over one of its members")
     cards = [json.loads((d / CARD_FILE).read_text()) for d in member_dirs]
-    model = build_ensemble([Classifier.load(d / MODEL_FILE).model for d in member_dirs], views=views)
+    model = build_ensemble([load_model(d / MODEL_FILE) for d in member_dirs], views=views)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / MODEL_FILE)
