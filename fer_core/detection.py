@@ -12,8 +12,9 @@
 3. Check: a box reaches the user only if the face verifier (`face_verifier.py`, small networks
    trained on the cascades' boxes on FER2013 faces and on face-free pictures) scores it as a face,
    counting in how many cascade windows found it (a lone window needs a stronger word).
-4. Merge: overlapping boxes of one face become one, the best-checked kept; a box around a smaller
-   face (a whole head, seen as a face at a larger scale) is dropped.
+4. Merge: overlapping boxes of one face become one, the best-checked kept; of a box and a smaller one
+   inside it (a whole head seen as a face around the face, or part of a face seen as a face inside
+   it), the less well checked is dropped.
 """
 
 from __future__ import annotations
@@ -109,6 +110,23 @@ def _inside(small: Box, big: Box) -> bool:
     """`small` is under half `big`'s size and centred inside it."""
     (sx, sy, sw, sh), (bx, by, bw, bh) = small, big
     return 2 * sw < bw and bx <= sx + sw / 2 <= bx + bw and by <= sy + sh / 2 <= by + bh
+
+
+def _faces(scored: list[tuple[float, Box]], min_score: float) -> list[Box]:
+    """The boxes that are faces, largest first, of boxes with their scores: each at least `min_score`, one
+    box per face (the best scored of those overlapping), and of a box and a smaller one centred inside it,
+    the better scored only (a whole head seen as a face around the face, or an eye and cheek seen as a
+    face inside it)."""
+    kept: list[tuple[float, Box]] = []
+    for score, box in sorted(scored, key=lambda pair: -pair[0]):
+        if score >= min_score and not any(_same_face(box, other) for _, other in kept):
+            kept.append((score, box))
+    faces = [
+        box
+        for score, box in kept
+        if not any((_inside(other, box) or _inside(box, other)) and rival > score for rival, other in kept)
+    ]
+    return sorted(faces, key=lambda b: b[2] * b[3], reverse=True)
 
 
 @dataclass(frozen=True)
@@ -228,13 +246,7 @@ class FaceDetector:
         # A face is found by many windows at neighbouring places and sizes; a lone window needs the
         # verifier's stronger word.
         scores = self.verifier.check(gray, boxes) + np.log([p.windows for p in proposals])
-        kept: list[Box] = []
-        for score, box in sorted(zip(scores, boxes), key=lambda pair: -pair[0]):
-            if score >= settings.min_face_score and not any(_same_face(box, other) for other in kept):
-                kept.append(box)
-        # A face holds no other face: a box around a smaller face is the cascade seeing a head as a face.
-        kept = [box for box in kept if not any(_inside(other, box) for other in kept)]
-        return sorted(kept, key=lambda b: b[2] * b[3], reverse=True)
+        return _faces(list(zip(scores, boxes)), settings.min_face_score)
 
     def detect_near(self, image: np.ndarray, boxes: list[Box], settings: DetectorSettings | None = None) -> list[Box]:
         """Faces near `boxes` only (a video's faces of the previous analysis): each box's region, twice its

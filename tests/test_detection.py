@@ -96,3 +96,15 @@ def test_a_tilted_head_is_found_by_the_turned_search(detector, astronaut_bgr, de
     assert len(found) == 1, found
     x, y, w, h = found[0]
     assert 180 < x + w / 2 < 450 and 90 < y + h / 2 < 390 and 60 < w < 200, "the box lies on the head"
+
+
+def test_of_nested_boxes_the_better_checked_is_the_face():
+    from fer_core.detection import _faces
+
+    face, head, eye = (100, 100, 80, 80), (60, 60, 170, 170), (120, 125, 30, 30)
+    assert _faces([(9.0, face), (7.0, head)], 6.0) == [face], "a head seen as a face around the face goes"
+    assert _faces([(9.0, face), (7.0, eye)], 6.0) == [face], "an eye seen as a face inside the face goes"
+    assert _faces([(7.0, face), (9.0, eye)], 6.0) == [eye], "the better checked stays, whichever is inside"
+    assert _faces([(9.0, face), (5.0, head)], 6.0) == [face]
+    apart = (400, 100, 80, 80)
+    assert _faces([(9.0, face), (7.0, apart), (8.0, (105, 102, 78, 78))], 6.0) == [face, apart]
