@@ -2,6 +2,7 @@
 
     python bench/detection_bench.py [--split tune|holdout] [--faces ../shared/fer2013/test]
                                     [--pictures a.png b.jpg ...] [--frames 200] [--seed 0]
+                                    [--setup photo|video] [--fer-python .venv-fer/bin/python]
 
 Labelled frames are generated from FER2013 test faces (48x48 grayscale, cut at forehead and chin):
 frames of 640x480, 1280x720, 1920x1080 and 480x640, holding 1 to 5 faces of several sizes (down to
@@ -15,6 +16,12 @@ they never saw. `--faces`/`--pictures` point the same generator at other faces a
 withheld set of your own, give `--split all` so that all of them are used:
 
     python bench/detection_bench.py --split all --faces other_faces/ --pictures other/*.jpg --seed 1
+
+`--setup photo` (the default) runs what the photo page runs; `--setup video` what the live page and
+video files run on a frame they search whole (the live model, faces from 15% of the shorter side: the
+rates are then also given for the faces of that size). With `--fer-python` (the `fer` package's
+virtualenv: see `pipeline_vs_fer.py`) the same frames also go through `fer`, and its detection rate,
+phantom faces and ms per frame are printed beside this pipeline's.
 
 Printed: detection rate (a face counts as found when a box's centre lies in it and the box is 0.5x
 to 2x its size) and the share of faces the cascades proposed any box for, phantom faces per
@@ -37,6 +44,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+
 from fer_core.labels import EMOTIONS  # noqa: E402
 from fer_core.synthetic import face_frame, free_frame, load_faces, load_pictures, matches  # noqa: E402
 
@@ -49,9 +58,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=200, help="face frames, and as many face-free frames")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--setup", choices=["photo", "video"], default="photo")
+    parser.add_argument("--fer-python", help="also run the fer package from this virtualenv's python")
     args = parser.parse_args()
 
-    from fer_core.classifier import DEFAULT_MODEL
+    from fer_core.classifier import DEFAULT_MODEL, fast_model
+    from fer_core.live import LiveSettings
     from fer_core.pipeline import EmotionPipeline
 
     split = None if args.split == "all" else args.split
@@ -63,7 +75,11 @@ def main() -> None:
     face_frames = [face_frame(rng, faces, pictures) for _ in range(args.frames)]
     free_frames = [free_frame(rng, pictures) for _ in range(args.frames)]
 
-    pipeline = EmotionPipeline.load(args.model or DEFAULT_MODEL)
+    if args.setup == "photo":
+        pipeline, settings = EmotionPipeline.load(args.model or DEFAULT_MODEL), None
+    else:
+        pipeline, settings = EmotionPipeline.load(args.model or fast_model()), LiveSettings().detector_settings()
+    least = settings.min_face_fraction if settings else 0.0  # the smallest face the set-up searches for
     crops = np.stack([c for f in face_frames for c in f.faces])[..., None]
     truth = np.array([label for f in face_frames for label in f.labels])
     crop_accuracy = float(np.mean(np.argmax(pipeline.classifier.predict_batch(crops), 1) == truth))
@@ -71,20 +87,25 @@ def main() -> None:
     squares = [pipeline.classify_boxes(f.image, f.boxes) for f in face_frames]
     square_accuracy = float(np.mean([EMOTIONS.index(face.label) for faces in squares for face in faces] == truth))
 
-    pipeline.analyze(face_frames[0].image)  # warm up
+    pipeline.analyze(face_frames[0].image, settings)  # warm up
     found = correct = total = extra = 0
+    searched = [0, 0]  # faces of the size the set-up searches for: found, all
     ms: list[float] = []
     by_kind: dict[str, list[int]] = {}
     for frame in face_frames:
         started = time.perf_counter()
-        result = pipeline.analyze(frame.image)
+        result = pipeline.analyze(frame.image, settings)
         ms.append(1000 * (time.perf_counter() - started))
         used = set()
+        short = min(frame.image.shape[:2])
         for truth_box, label in zip(frame.boxes, frame.labels):
             total += 1
             hit = next((i for i, f in enumerate(result) if i not in used and matches(f.box, truth_box)), None)
             stats = by_kind.setdefault(frame.kind, [0, 0])
             stats[1] += 1
+            if truth_box[2] >= least * short:
+                searched[0] += hit is not None
+                searched[1] += 1
             if hit is not None:
                 used.add(hit)
                 found += 1
@@ -95,22 +116,27 @@ def main() -> None:
     proposed = 0
     for frame in face_frames:
         gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
-        boxes = [p.box for p in pipeline.detector.proposals.propose(gray, pipeline.detector.settings)]
+        boxes = [p.box for p in pipeline.detector.proposals.propose(gray, settings or pipeline.detector.settings)]
         proposed += sum(any(matches(box, truth) for box in boxes) for truth in frame.boxes)
     phantoms, with_phantom = 0, 0
     for frame in free_frames:
         started = time.perf_counter()
-        result = pipeline.analyze(frame.image)
+        result = pipeline.analyze(frame.image, settings)
         ms.append(1000 * (time.perf_counter() - started))
         phantoms += len(result)
         with_phantom += bool(result)
 
+    fer_row = _fer_figures(args.fer_python, face_frames, free_frames, least) if args.fer_python else None
+
     n_free = len(free_frames)
     e2e = correct / total
-    print(f"split {args.split}: {len(face_frames)} face frames ({total} faces), {n_free} face-free frames")
+    frames = f"{len(face_frames)} face frames ({total} faces), {n_free} face-free frames"
+    print(f"split {args.split}, {args.setup} set-up: {frames}")
     print("| measure | value |")
     print("|---|---:|")
     print(f"| detection rate | {found / total:.1%} |")
+    if least:
+        print(f"| detection rate, faces from {least:.0%} of the shorter side | {searched[0] / searched[1]:.1%} |")
     print(f"| faces with any cascade box, before the verifier | {proposed / total:.1%} |")
     for kind, (hit, count) in sorted(by_kind.items()):
         print(f"| detection rate, {kind} background | {hit / count:.1%} ({count} faces) |")
@@ -122,6 +148,46 @@ def main() -> None:
     print(f"| end-to-end accuracy (missed = wrong) | {e2e:.1%} |")
     print(f"| end-to-end / crop accuracy | {e2e / crop_accuracy:.2f} |")
     print(f"| ms per frame, mean / p50 / p95 | {np.mean(ms):.1f} / {np.median(ms):.1f} / {np.percentile(ms, 95):.1f} |")
+    if fer_row:
+        print("\nthe fer package on the same frames")
+        print("| measure | value |")
+        print("|---|---:|")
+        for name, value in fer_row:
+            print(f"| {name} | {value} |")
+
+
+def _fer_figures(python: str, face_frames, free_frames, least: float) -> list[tuple[str, str]]:
+    """`fer`'s detection rate (all faces, and those from `least` of the shorter side), phantom faces and
+    ms per frame on the same frames."""
+    from pipeline_vs_fer import FerWorker
+
+    fer = FerWorker(python)
+    fer.run(face_frames[0].image)  # warm up
+    found = [0, 0, 0, 0]  # all faces: found, count; faces from `least`: found, count
+    ms: list[float] = []
+    for frame in face_frames:
+        took, boxes = fer.run(frame.image)
+        ms.append(took)
+        short = min(frame.image.shape[:2])
+        for truth in frame.boxes:
+            hit = any(matches(box, truth) for box in boxes)
+            found[0] += hit
+            found[1] += 1
+            if truth[2] >= least * short:
+                found[2] += hit
+                found[3] += 1
+    runs = [fer.run(frame.image) for frame in free_frames]
+    fer.close()
+    ms += [took for took, _ in runs]
+    rows = [("detection rate", f"{found[0] / found[1]:.1%}")]
+    if least:
+        rows.append((f"detection rate, faces from {least:.0%} of the shorter side", f"{found[2] / found[3]:.1%}"))
+    rows += [
+        ("face-free frames with a phantom face", f"{np.mean([bool(boxes) for _, boxes in runs]):.1%}"),
+        ("phantom faces per face-free frame", f"{np.mean([len(boxes) for _, boxes in runs]):.2f}"),
+        ("ms per frame, mean / p50 / p95", f"{np.mean(ms):.1f} / {np.median(ms):.1f} / {np.percentile(ms, 95):.1f}"),
+    ]
+    return rows
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ class DetectorSettings:
     tilts: tuple[float, ...] = (30.0, -30.0)
     # ... with this cascade only (the one that finds the most turned faces; both would cost twice the time).
     tilt_cascades: tuple[str, ...] = ("alt2",)
+    # Search close-ups also when the frame's search found a face (a face that fills the frame leaves little
+    # room for another; video frames skip it then, for the time).
+    close_ups_beside_faces: bool = True
     # Least score for a box to count as a face: the verifier's log-odds plus the log of the number of
     # cascade windows behind the box. Higher rejects more (and misses more).
     min_face_score: float = 6.0
@@ -61,16 +64,19 @@ class DetectorSettings:
 
 def video_settings(min_neighbors: int, min_face_fraction: float, max_side: int) -> DetectorSettings:
     """The search of a video frame (the live page, video files): from the cascades' own 24 px window, with
-    a coarser step between face sizes, upright and unmirrored; a fraction of a photo's search time, and
-    a face missed in one frame is found in the next."""
+    a coarser step between face sizes, one cascade, upright and unmirrored, close-ups only in a frame where
+    no face was found; a fraction of a photo's search time, and a face missed in one frame is found in the
+    next."""
     return DetectorSettings(
         scale_factor=1.1,
         min_neighbors=min_neighbors,
         min_face_fraction=min_face_fraction,
         min_window=24,
         max_side=max_side,
+        cascades=("alt2",),
         mirror=False,
         tilts=(),
+        close_ups_beside_faces=False,
     )
 
 
@@ -171,20 +177,39 @@ class HaarProposals:
         self._lock = threading.Lock()
 
     def propose(self, gray: np.ndarray, settings: DetectorSettings, close_ups: bool = True) -> list[Proposal]:
+        """The boxes of the search of the whole image, and of the close-up search when `close_ups`."""
+        proposals = self.propose_whole(gray, settings)
+        return proposals + self.propose_close_ups(gray, settings) if close_ups else proposals
+
+    def propose_whole(self, gray: np.ndarray, settings: DetectorSettings) -> list[Proposal]:
         if min(gray.shape) < 24:
             return []
         smallest_face = max(1.0, settings.min_face_fraction * min(gray.shape))
         scale = min(settings.min_window / smallest_face, settings.max_side / max(gray.shape))
         with self._lock:
-            proposals = self._scan(gray, scale, settings.min_window, settings)
-            if close_ups:
-                proposals += self._scan_close_ups(gray, settings)
-        return proposals
+            return self._scan(gray, scale, settings.min_window, settings)
 
-    def _scan(self, gray: np.ndarray, scale: float, min_side: int, settings: DetectorSettings) -> list[Proposal]:
+    def propose_close_ups(self, gray: np.ndarray, settings: DetectorSettings) -> list[Proposal]:
+        """Faces filling the picture, on a copy shrunk so that its shorter side is 40 px and padded by a
+        quarter of that on every side: the cascade's 24 px window is then a face of 60% of the picture's
+        shorter side, and larger ones, cut by the picture's edge at forehead or chin, are searched up from it."""
+        if min(gray.shape) < 24:
+            return []
+        scale = 40 / min(gray.shape)
+        with self._lock:
+            return self._scan(gray, scale, 24, replace(settings, tilts=()), pad=10)
+
+    def _scan(
+        self, gray: np.ndarray, scale: float, min_side: int, settings: DetectorSettings, pad: int = 0
+    ) -> list[Proposal]:
+        """The cascades' boxes on `gray` rescaled by `scale` (and bordered by `pad` pixels copied from its
+        edges), in `gray`'s coordinates."""
         height, width = gray.shape
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        if pad:
+            small = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+            size = (size[0] + 2 * pad, size[1] + 2 * pad)
         if min(small.shape) < min_side:
             return []
         small = self._clahe.apply(small)
@@ -206,19 +231,11 @@ class HaarProposals:
             # listed twice, so a cluster of n windows has 2n members and needs more than 2 x min_neighbors.
             boxes, counts = cv2.groupRectangles([list(box) for box in raw] * 2, 2 * settings.min_neighbors + 1, 0.2)
             found += [
-                Proposal(tuple(int(round(v / scale)) for v in box), int(count) // 2)
-                for box, count in zip(boxes, np.ravel(counts))
-            ]
+                Proposal((int(round((x - pad) / scale)), int(round((y - pad) / scale)),
+                          int(round(w / scale)), int(round(h / scale))), int(count) // 2)
+                for (x, y, w, h), count in zip(boxes, np.ravel(counts))
+            ]  # fmt: skip
         return found
-
-    def _scan_close_ups(self, gray: np.ndarray, settings: DetectorSettings) -> list[Proposal]:
-        """Faces filling the picture, on a copy padded by a quarter of its shorter side on every side and
-        shrunk so that side is 60 px: the cascade's 24 px window is then a face of 60% of the picture's
-        shorter side, and larger ones are searched up from it."""
-        pad = min(gray.shape) // 4
-        padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        proposals = self._scan(padded, 60 / min(padded.shape), 24, replace(settings, tilts=()))
-        return [Proposal((p.box[0] - pad, p.box[1] - pad, *p.box[2:]), p.windows) for p in proposals]
 
 
 class FaceDetector:
@@ -241,7 +258,13 @@ class FaceDetector:
 
     def _detect(self, image: np.ndarray, settings: DetectorSettings, close_ups: bool) -> list[Box]:
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        proposals = self.proposals.propose(gray, settings, close_ups)
+        if not close_ups or settings.close_ups_beside_faces:
+            return self._checked(gray, self.proposals.propose(gray, settings, close_ups), settings)
+        return self._checked(gray, self.proposals.propose_whole(gray, settings), settings) or self._checked(
+            gray, self.proposals.propose_close_ups(gray, settings), settings
+        )
+
+    def _checked(self, gray: np.ndarray, proposals: list[Proposal], settings: DetectorSettings) -> list[Box]:
         boxes = [p.box for p in proposals]
         # A face is found by many windows at neighbouring places and sizes; a lone window needs the
         # verifier's stronger word.
