@@ -7,8 +7,9 @@
    `min_window` pixels (the cascades find far more faces well above their 24 px window),
    contrast-equalised locally (CLAHE: a global histogram stretch distorts a face on a plain wall),
    with `min_neighbors` low so that small, tightly cut and half-turned faces are not lost.
-2. Close-ups: the largest scales are searched again on a border-padded copy, so a face that
-   fills the frame or is cut by its edge (forehead, chin) is still found.
+2. Close-ups: the largest scales are searched again on a copy shrunk and padded with its own edges,
+   so a face that fills the frame or is cut by its edge (forehead, chin) is still found (on video
+   frames, only when the whole frame's search found no face).
 3. Check: a box reaches the user only if the face verifier (`face_verifier.py`, small networks
    trained on the cascades' boxes on FER2013 faces and on face-free pictures) scores it as a face,
    counting in how many cascade windows found it (a lone window needs a stronger word).
@@ -182,6 +183,7 @@ class HaarProposals:
         return proposals + self.propose_close_ups(gray, settings) if close_ups else proposals
 
     def propose_whole(self, gray: np.ndarray, settings: DetectorSettings) -> list[Proposal]:
+        """The boxes of the search of the whole image, from the smallest face asked for."""
         if min(gray.shape) < 24:
             return []
         smallest_face = max(1.0, settings.min_face_fraction * min(gray.shape))

@@ -30,6 +30,20 @@ def test_a_close_up_face_is_found(detector, astronaut_bgr, crop):
     assert w > 0.5 * width
 
 
+def test_a_close_up_face_is_found_by_the_video_search(detector, astronaut_bgr):
+    """Video frames search close-ups only where the whole frame held no face: a face filling the
+    camera's frame is such a frame."""
+    from fer_core.detection import video_settings
+
+    close_up = cv2.resize(astronaut_bgr[80:185, 150:290], (640, 480))  # cut at brow and lip: too close
+    settings = video_settings(0, 0.15, 480)
+    assert detector._detect(close_up, settings, close_ups=False) == [], "the whole frame's search misses it"
+    boxes = detector.detect(close_up, settings)
+    assert len(boxes) == 1
+    x, y, w, h = boxes[0]
+    assert abs(x + w / 2 - 320) < 120 and abs(y + h / 2 - 240) < 120 and w > 400
+
+
 @pytest.mark.parametrize("name", ["coffee", "rocket", "brick", "page", "clock", "moon", "chelsea", "hubble_deep_field"])
 def test_a_face_free_picture_gets_no_face(detector, name):
     from skimage import data
