@@ -104,7 +104,8 @@ class Classifier:
     """A Keras model wrapped in one compiled graph that takes any batch size.
 
     The graph is traced once (batch dimension left open), so a call costs a few
-    milliseconds instead of the tens an eager `model.predict` spends on setup.
+    milliseconds instead of the tens an eager `model.predict` spends on setup, and it runs
+    a copy of the model with its batch normalisations folded in (`for_inference`).
     TensorFlow places it on a GPU when it sees one.
     """
 
@@ -116,16 +117,18 @@ class Classifier:
         self.labels = EMOTIONS
         self.tta = tta
         shifts = TTA_VIEWS[tta]
-        from fer_core.architecture import face_views  # the same views an ensemble file holds
+        from fer_core.architecture import face_views, for_inference  # the same views an ensemble file holds
+
+        inference = for_inference(model)
 
         @tf.function(input_signature=[tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.uint8)], reduce_retracing=True)
         def forward(batch):
             x = tf.cast(batch, tf.float32)
             if not shifts:
-                return model(x, training=False)
+                return inference(x, training=False)
             # Every view of every face in one model call, then the views' probabilities averaged.
             views = face_views(x, shifts)
-            probs = model(tf.concat(views, axis=0), training=False)
+            probs = inference(tf.concat(views, axis=0), training=False)
             return tf.reduce_mean(tf.reshape(probs, (len(views), -1, len(EMOTIONS))), axis=0)
 
         self._forward = forward

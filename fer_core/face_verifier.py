@@ -77,16 +77,17 @@ class FaceVerifier:
     """Scores crops; the threshold is the detector's (`DetectorSettings.min_face_score`)."""
 
     def __init__(self, model):
+        from fer_core.architecture import for_inference
         from fer_core.classifier import import_tensorflow
 
         tf = import_tensorflow()
         self.model = model
-
+        inference = for_inference(model)
         spec = tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.float32)
 
         @tf.function(input_signature=[spec], reduce_retracing=True)
         def forward(batch):
-            return model(batch, training=False)[:, 0]
+            return inference(batch, training=False)[:, 0]
 
         self._forward = forward
 

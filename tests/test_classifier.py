@@ -67,3 +67,33 @@ def test_test_time_augmentation_averages_mirrored_views(pipeline):
     assert shifted.shape == (3, 7) and np.allclose(shifted.sum(axis=1), 1, atol=1e-4)
     with pytest.raises(ValueError, match="unknown test-time augmentation"):
         Classifier(model, tta="ten")
+
+
+@pytest.mark.parametrize("name", ["photo ensemble", "live model", "face verifier"])
+def test_the_inference_copy_folds_every_batch_norm_and_reads_as_the_model(name, astronaut_bgr):
+    import keras
+
+    from fer_core.architecture import for_inference
+    from fer_core.classifier import load_model
+    from fer_core.face_verifier import VERIFIER_PATH
+    from fer_core.preprocess import to_face_input
+    from fer_core.resources import LIVE_MODEL
+
+    if name == "face verifier":
+        model = keras.models.load_model(VERIFIER_PATH, compile=False)
+    else:
+        model = load_model(DEFAULT_MODEL if name == "photo ensemble" else LIVE_MODEL)
+    copy = for_inference(model)
+
+    def norms(m):  # batch normalisations in `m` and the models nested in it
+        nested = sum(norms(layer) for layer in m.layers if isinstance(layer, keras.Model))
+        return nested + sum(isinstance(layer, keras.layers.BatchNormalization) for layer in m.layers)
+
+    assert norms(model) > 0 and norms(copy) == 0
+    rng = np.random.default_rng(2)
+    face = to_face_input(astronaut_bgr[30:250, 120:330])[None, ..., None]
+    faces = np.concatenate([face, rng.integers(0, 256, (4, 48, 48, 1), np.uint8)]).astype(np.float32)
+    if name == "face verifier":
+        faces = (faces - faces.mean((1, 2, 3), keepdims=True)) / (faces.std((1, 2, 3), keepdims=True) + 8)
+    expected = keras.ops.convert_to_numpy(model(faces, training=False))
+    assert np.allclose(keras.ops.convert_to_numpy(copy(faces, training=False)), expected, atol=1e-4, rtol=1e-4)
