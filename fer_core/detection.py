@@ -170,6 +170,24 @@ def _boxes_back(boxes: np.ndarray, back: np.ndarray, size: tuple[int, int]) -> n
     return upright[inside]
 
 
+def _resized(image: np.ndarray, scale: float) -> np.ndarray:
+    """`image` rescaled by `scale`: enlarged bilinearly; shrunk by averaging pixel areas, by a whole factor
+    first (OpenCV's fast path, about a third of the time; the last rows and columns that do not fill a
+    block are dropped), then by what is left of `scale`."""
+    if scale >= 1:
+        return cv2.resize(image, _size(image, scale), interpolation=cv2.INTER_LINEAR)
+    factor = int(1 / scale + 1e-9)
+    if factor >= 2:
+        height, width = image.shape[0] // factor, image.shape[1] // factor
+        image = cv2.resize(image[: height * factor, : width * factor], (width, height), interpolation=cv2.INTER_AREA)
+        scale *= factor
+    return image if scale > 1 - 1e-9 else cv2.resize(image, _size(image, scale), interpolation=cv2.INTER_AREA)
+
+
+def _size(image: np.ndarray, scale: float) -> tuple[int, int]:
+    return max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))
+
+
 class HaarProposals:
     """Boxes that may be faces: OpenCV's Haar frontal-face cascades (`DetectorSettings.cascades`, which miss
     different faces) run loose on a contrast-equalised copy of the image, plus a close-up pass.
@@ -198,36 +216,34 @@ class HaarProposals:
             return
         smallest_face = max(1.0, settings.min_face_fraction * min(gray.shape))
         scale = min(settings.min_window / smallest_face, settings.max_side / max(gray.shape))
-        small = self._prepared(gray, scale)
+        resized = _resized(gray, scale)
+        small = self._equalised(resized)
+        # The close-ups are cut from the smaller of the image and its rescaled copy (the same pixels, less work).
+        source, source_scale = (resized, scale) if scale < 1 else (gray, 1.0)
         beside = close_ups and settings.close_ups_beside_faces
         turns = [(name,) for name in settings.cascades] if settings.cascades_in_turn else [settings.cascades]
         for i, cascades in enumerate(turns):
             last = i == len(turns) - 1  # the turned copies are searched with the last turn
             turn = replace(settings, cascades=cascades, tilts=settings.tilts if last else ())
             found = self._scan(small, scale, settings.min_window, turn)
-            yield found + self.propose_close_ups(gray, settings) if beside and last else found
+            yield found + self._close_ups(source, source_scale, settings) if beside and last else found
         if close_ups and not beside:
-            yield self.propose_close_ups(gray, settings)
+            yield self._close_ups(source, source_scale, settings)
 
-    def propose_close_ups(self, gray: np.ndarray, settings: DetectorSettings) -> list[Proposal]:
-        """Faces filling the picture, on a copy shrunk so that its shorter side is 40 px and padded by a
-        quarter of that on every side: the cascade's 24 px window is then a face of 60% of the picture's
-        shorter side, and larger ones, cut by the picture's edge at forehead or chin, are searched up from it."""
-        if min(gray.shape) < 24:
+    def _close_ups(self, image: np.ndarray, image_scale: float, settings: DetectorSettings) -> list[Proposal]:
+        """Faces filling the picture (of which `image` is a copy rescaled by `image_scale`), on a copy shrunk
+        so that its shorter side is 40 px and padded by a quarter of that on every side: the cascade's 24 px
+        window is then a face of 60% of the picture's shorter side, and larger ones, cut by the picture's
+        edge at forehead or chin, are searched up from it."""
+        if min(image.shape) < 24:
             return []
-        scale = 40 / min(gray.shape)
-        small = self._prepared(gray, scale, pad=10)
-        return self._scan(small, scale, 24, replace(settings, tilts=()), pad=10)
+        scale = 40 / min(image.shape)
+        padded = cv2.copyMakeBorder(_resized(image, scale), 10, 10, 10, 10, cv2.BORDER_REPLICATE)
+        return self._scan(self._equalised(padded), image_scale * scale, 24, replace(settings, tilts=()), pad=10)
 
-    def _prepared(self, gray: np.ndarray, scale: float, pad: int = 0) -> np.ndarray:
-        """`gray` rescaled by `scale`, bordered by `pad` pixels copied from its edges, contrast-equalised."""
-        height, width = gray.shape
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        if pad:
-            small = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    def _equalised(self, image: np.ndarray) -> np.ndarray:
         with self._lock:
-            return self._clahe.apply(small)
+            return self._clahe.apply(image)
 
     def _scan(
         self, small: np.ndarray, scale: float, min_side: int, settings: DetectorSettings, pad: int = 0
