@@ -6,7 +6,9 @@
    image rescaled so that the smallest face asked for (`min_face_fraction` of the shorter side) is
    `min_window` pixels (the cascades find far more faces well above their 24 px window),
    contrast-equalised locally (CLAHE: a global histogram stretch distorts a face on a plain wall),
-   with `min_neighbors` low so that small, tightly cut and half-turned faces are not lost.
+   with `min_neighbors` low so that small, tightly cut and half-turned faces are not lost. (Video
+   frames: `alt2` first, then `default` on the copy with the faces found filled in: the cascades spend
+   most of their time on the windows near a face.)
 2. Close-ups: the largest scales are searched again on a copy shrunk and padded with its own edges,
    so a face that fills the frame or is cut by its edge (forehead, chin) is still found (on video
    frames, only when the whole frame's search found no face).
@@ -21,7 +23,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import cv2
@@ -59,8 +60,8 @@ class DetectorSettings:
     # Search close-ups also when the frame's search found a face (a face that fills the frame leaves little
     # room for another; video frames skip it then, for the time).
     close_ups_beside_faces: bool = True
-    # Run the cascades one at a time, in the order given, the next only on a frame where the boxes of those
-    # before held no face (video frames: the first finds most faces, at a fraction of the search's time).
+    # Run the cascades one at a time, in the order given, each outside the faces found before it: the
+    # cascades spend most of their time on the windows near a face, and the first finds most faces.
     cascades_in_turn: bool = False
     # Least score for a box to count as a face: the verifier's log-odds plus the log of the number of
     # cascade windows behind the box. Higher rejects more (and misses more).
@@ -69,21 +70,22 @@ class DetectorSettings:
 
 def video_settings(min_neighbors: int, min_face_fraction: float, max_side: int) -> DetectorSettings:
     """The search of a video frame (the live page, video files): from the cascades' own 24 px window, with
-    a coarse step between face sizes, upright and unmirrored, close-ups only in a frame where no face was
-    found; a fraction of a photo's search time, and a face missed in one frame is found in the next.
-    Both cascades run at once: with `alt2` alone a face it misses leaves the close-ups to find its whole
-    head as a face, a second face on one person; and with `default` only where `alt2` found no face, a
-    face `alt2` misses beside one it finds is lost (79% of the faces from 15% of the shorter side found
-    on the `tune` frames of the detection bench, against 73% in turn)."""
+    a coarse step between face sizes, upright and unmirrored, `alt2` first and `default` outside the faces
+    `alt2` found, close-ups only in a frame where no face was found; a fraction of a photo's search time,
+    and a face missed in one frame is found in the next. (`default` must follow: with `alt2` alone, a face
+    it misses leaves the close-ups to find its whole head as a face, a second face on one person; and it
+    must search all but the faces found, or a face `alt2` misses beside one it finds is lost.)"""
     return DetectorSettings(
         scale_factor=1.2,
         min_neighbors=min_neighbors,
         min_face_fraction=min_face_fraction,
         min_window=24,
         max_side=max_side,
+        cascades=("alt2", "default"),
         mirror=False,
         tilts=(),
         close_ups_beside_faces=False,
+        cascades_in_turn=True,
     )
 
 
@@ -188,6 +190,16 @@ def _size(image: np.ndarray, scale: float) -> tuple[int, int]:
     return max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))
 
 
+@dataclass(frozen=True)
+class SearchCopy:
+    """An image made ready for the cascades."""
+
+    small: np.ndarray  # rescaled so that the smallest face asked for is the settings' `min_window`, equalised
+    scale: float  # of `small` to the image
+    source: np.ndarray  # the smaller of the image and its rescaled copy, not equalised: close-ups are cut from it
+    source_scale: float
+
+
 class HaarProposals:
     """Boxes that may be faces: OpenCV's Haar frontal-face cascades (`DetectorSettings.cascades`, which miss
     different faces) run loose on a contrast-equalised copy of the image, plus a close-up pass.
@@ -203,32 +215,43 @@ class HaarProposals:
 
     def propose(self, gray: np.ndarray, settings: DetectorSettings, close_ups: bool = True) -> list[Proposal]:
         """The boxes of every search of the image: the whole image's, and the close-ups' when `close_ups`."""
-        return [proposal for found in self.searches(gray, settings, close_ups) for proposal in found]
+        copy = self.copy(gray, settings)
+        if copy is None:
+            return []
+        return self.whole(copy, settings) + (self.close_ups(copy, settings) if close_ups else [])
 
-    def searches(
-        self, gray: np.ndarray, settings: DetectorSettings, close_ups: bool = True
-    ) -> Iterator[list[Proposal]]:
-        """The boxes of the searches of the image, a search at a time, in the order their boxes are to be
-        checked (a caller that found a face stops asking): one search of the whole image with every cascade,
-        or one a cascade (`cascades_in_turn`), then the close-ups when `close_ups` (with the whole image's
-        search when `close_ups_beside_faces`)."""
+    def copy(self, gray: np.ndarray, settings: DetectorSettings) -> SearchCopy | None:
+        """The copy of `gray` that its searches run on; None for an image too small to hold a face."""
         if min(gray.shape) < 24:
-            return
+            return None
         smallest_face = max(1.0, settings.min_face_fraction * min(gray.shape))
         scale = min(settings.min_window / smallest_face, settings.max_side / max(gray.shape))
         resized = _resized(gray, scale)
-        small = self._equalised(resized)
         # The close-ups are cut from the smaller of the image and its rescaled copy (the same pixels, less work).
         source, source_scale = (resized, scale) if scale < 1 else (gray, 1.0)
-        beside = close_ups and settings.close_ups_beside_faces
-        turns = [(name,) for name in settings.cascades] if settings.cascades_in_turn else [settings.cascades]
-        for i, cascades in enumerate(turns):
-            last = i == len(turns) - 1  # the turned copies are searched with the last turn
-            turn = replace(settings, cascades=cascades, tilts=settings.tilts if last else ())
-            found = self._scan(small, scale, settings.min_window, turn)
-            yield found + self._close_ups(source, source_scale, settings) if beside and last else found
-        if close_ups and not beside:
-            yield self._close_ups(source, source_scale, settings)
+        return SearchCopy(self._equalised(resized), scale, source, source_scale)
+
+    def whole(
+        self, copy: SearchCopy, settings: DetectorSettings, cascades: tuple[str, ...] = (), outside: list[Box] = ()
+    ) -> list[Proposal]:
+        """The boxes of the search of the whole image, from the smallest face asked for, with `cascades`
+        (default: the settings'), where they lie `outside` the given boxes (image coordinates): those are
+        filled with their own mean grey, on which the cascades' windows stop at once."""
+        small = copy.small
+        if outside:
+            small = small.copy()
+            for x, y, w, h in outside:
+                x0, y0 = max(0, round(x * copy.scale)), max(0, round(y * copy.scale))
+                x1, y1 = round((x + w) * copy.scale), round((y + h) * copy.scale)
+                if x1 > x0 and y1 > y0:
+                    small[y0:y1, x0:x1] = small[y0:y1, x0:x1].mean()
+        return self._scan(
+            small, copy.scale, settings.min_window, replace(settings, cascades=cascades or settings.cascades)
+        )
+
+    def close_ups(self, copy: SearchCopy, settings: DetectorSettings) -> list[Proposal]:
+        """The boxes of the close-up search (faces filling the picture, or cut by its edge)."""
+        return self._close_ups(copy.source, copy.source_scale, settings)
 
     def _close_ups(self, image: np.ndarray, image_scale: float, settings: DetectorSettings) -> list[Proposal]:
         """Faces filling the picture (of which `image` is a copy rescaled by `image_scale`), on a copy shrunk
@@ -301,23 +324,40 @@ class FaceDetector:
 
     def _detect(self, image: np.ndarray, settings: DetectorSettings, close_ups: bool) -> list[Box]:
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        for proposals in self.proposals.searches(gray, settings, close_ups):
-            if faces := self._checked(gray, proposals, settings):
-                return faces
-        return []
+        copy = self.proposals.copy(gray, settings)
+        if copy is None:
+            return []
+        if close_ups and settings.close_ups_beside_faces:
+            proposals = self.proposals.whole(copy, settings) + self.proposals.close_ups(copy, settings)
+            return _faces(self._scored(gray, proposals), settings.min_face_score)
+        if settings.cascades_in_turn:  # each cascade searches outside the faces found before it ...
+            scored: list[tuple[float, Box]] = []
+            settled: list[Box] = []
+            for name in settings.cascades:
+                scored += self._scored(gray, self.proposals.whole(copy, settings, (name,), outside=settled))
+                faces = _faces(scored, settings.min_face_score)
+                # ... but where a face was chosen over a box in or around it (a whole head, or part of the
+                # face), the next cascade searches there too: its box of the face may be the better checked.
+                passing = [box for score, box in scored if score >= settings.min_face_score]
+                settled = [face for face in faces if not any(_inside(b, face) or _inside(face, b) for b in passing)]
+        else:
+            faces = _faces(self._scored(gray, self.proposals.whole(copy, settings)), settings.min_face_score)
+        if faces or not close_ups:
+            return faces
+        return _faces(self._scored(gray, self.proposals.close_ups(copy, settings)), settings.min_face_score)
 
-    def _checked(self, gray: np.ndarray, proposals: list[Proposal], settings: DetectorSettings) -> list[Box]:
+    def _scored(self, gray: np.ndarray, proposals: list[Proposal]) -> list[tuple[float, Box]]:
+        """Each proposal's box with its score: the verifier's log-odds plus the log of the number of cascade
+        windows behind it (a face is found by many windows at neighbouring places and sizes; a lone window
+        needs the verifier's stronger word)."""
         boxes = [p.box for p in proposals]
-        # A face is found by many windows at neighbouring places and sizes; a lone window needs the
-        # verifier's stronger word.
-        scores = self.verifier.check(gray, boxes) + np.log([p.windows for p in proposals])
-        return _faces(list(zip(scores, boxes)), settings.min_face_score)
+        return list(zip(self.verifier.check(gray, boxes) + np.log([p.windows for p in proposals]), boxes))
 
     def detect_near(self, image: np.ndarray, boxes: list[Box], settings: DetectorSettings | None = None) -> list[Box]:
         """Faces near `boxes` only (a video's faces of the previous analysis): each box's region, twice its
         size, is searched for a face from half to twice the box's size, with the same checks as `detect`
-        (the face fills half the region, so no close-up pass is needed), one cascade at a time: a region
-        holds one face, and the second cascade runs only where the first found none there.
+        (the face fills half the region, so no close-up pass is needed), one cascade at a time (a region
+        holds one face: the second cascade searches it outside the face the first found).
         Far cheaper than a whole frame; a face that appears elsewhere needs a call of `detect`."""
         settings = replace(settings or self.settings, min_face_fraction=0.25, max_side=10_000, cascades_in_turn=True)
         height, width = image.shape[:2]

@@ -44,6 +44,38 @@ def test_a_close_up_face_is_found_by_the_video_search(detector, astronaut_bgr):
     assert abs(x + w / 2 - 320) < 120 and abs(y + h / 2 - 240) < 120 and w > 400
 
 
+def test_on_video_frames_the_second_cascade_finds_a_face_the_first_missed_beside_one_it_found(astronaut_bgr):
+    """Video frames run `alt2` first and `default` outside the faces `alt2` found: here `alt2` is made
+    blind to the right half of the frame, and `default` must find the face there, and only that one."""
+    from fer_core.detection import video_settings
+
+    class LeftHalfOnly:
+        def __init__(self, cascade):
+            self.cascade, self.calls = cascade, []
+
+        def detectMultiScale(self, image, *args, **kwargs):  # noqa: N802  (OpenCV's name)
+            raw = np.asarray(self.cascade.detectMultiScale(image, *args, **kwargs)).reshape(-1, 4)
+            self.calls.append(len(raw))
+            return raw[raw[:, 0] + raw[:, 2] / 2 < image.shape[1] / 2]
+
+    face = cv2.resize(astronaut_bgr[30:250, 120:330], (200, 200))
+    frame = np.full((480, 640, 3), (170, 180, 190), np.uint8)
+    frame[140:340, 40:240] = face
+    frame[140:340, 400:600] = face
+    detector = FaceDetector()
+    blind = detector.proposals._cascades["alt2"] = LeftHalfOnly(detector.proposals._cascades["alt2"])
+    boxes = sorted(detector.detect(frame, video_settings(0, 0.15, 480)))
+    assert blind.calls, "alt2 ran"
+    assert len(boxes) == 2
+    assert [round((x + w / 2) / 10) for x, _, w, _ in boxes] == [14, 50]  # the centres, 140 and 500
+    # `default` searched the frame with the face `alt2` found filled in: it proposes nothing there.
+    settings = video_settings(0, 0.15, 480)
+    copy = detector.proposals.copy(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), settings)
+    left_face = next(box for box in boxes if box[0] < 320)
+    assert all(p.box[0] > 320 for p in detector.proposals.whole(copy, settings, ("default",), outside=[left_face]))
+    assert any(p.box[0] < 320 for p in detector.proposals.whole(copy, settings, ("default",)))
+
+
 @pytest.mark.parametrize("name", ["coffee", "rocket", "brick", "page", "clock", "moon", "chelsea", "hubble_deep_field"])
 def test_a_face_free_picture_gets_no_face(detector, name):
     from skimage import data
