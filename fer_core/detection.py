@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import cv2
@@ -232,7 +233,7 @@ class HaarProposals:
         return SearchCopy(self._equalised(resized), scale, source, source_scale)
 
     def whole(
-        self, copy: SearchCopy, settings: DetectorSettings, cascades: tuple[str, ...] = (), outside: list[Box] = ()
+        self, copy: SearchCopy, settings: DetectorSettings, cascades: tuple[str, ...] = (), outside: Sequence[Box] = ()
     ) -> list[Proposal]:
         """The boxes of the search of the whole image, from the smallest face asked for, with `cascades`
         (default: the settings'), where they lie `outside` the given boxes (image coordinates): those are
@@ -332,7 +333,7 @@ class FaceDetector:
             return _faces(self._scored(gray, proposals), settings.min_face_score)
         if settings.cascades_in_turn:  # each cascade searches outside the faces found before it ...
             scored: list[tuple[float, Box]] = []
-            settled: list[Box] = []
+            faces, settled = [], []
             for name in settings.cascades:
                 scored += self._scored(gray, self.proposals.whole(copy, settings, (name,), outside=settled))
                 faces = _faces(scored, settings.min_face_score)
