@@ -97,3 +97,18 @@ def test_the_inference_copy_folds_every_batch_norm_and_reads_as_the_model(name, 
         faces = (faces - faces.mean((1, 2, 3), keepdims=True)) / (faces.std((1, 2, 3), keepdims=True) + 8)
     expected = keras.ops.convert_to_numpy(model(faces, training=False))
     assert np.allclose(keras.ops.convert_to_numpy(copy(faces, training=False)), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_a_sequential_model_is_run_as_it_is():
+    import keras
+
+    from fer_core.architecture import for_inference
+
+    model = keras.Sequential(
+        [keras.Input((48, 48, 1)), keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization(), keras.layers.Flatten(),
+         keras.layers.Dense(7, activation="softmax")]
+    )  # fmt: skip
+    assert for_inference(model) is model
+    faces = np.random.default_rng(3).integers(0, 256, (2, 48, 48, 1), np.uint8)
+    expected = keras.ops.convert_to_numpy(model(faces.astype(np.float32), training=False))
+    assert np.allclose(Classifier(model).predict_batch(faces), expected, atol=1e-5)
