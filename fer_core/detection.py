@@ -251,19 +251,14 @@ class HaarProposals:
         )
 
     def close_ups(self, copy: SearchCopy, settings: DetectorSettings) -> list[Proposal]:
-        """The boxes of the close-up search (faces filling the picture, or cut by its edge)."""
-        return self._close_ups(copy.source, copy.source_scale, settings)
-
-    def _close_ups(self, image: np.ndarray, image_scale: float, settings: DetectorSettings) -> list[Proposal]:
-        """Faces filling the picture (of which `image` is a copy rescaled by `image_scale`), on a copy shrunk
-        so that its shorter side is 40 px and padded by a quarter of that on every side: the cascade's 24 px
-        window is then a face of 60% of the picture's shorter side, and larger ones, cut by the picture's
-        edge at forehead or chin, are searched up from it."""
-        if min(image.shape) < 24:
+        """The boxes of faces filling the picture, or cut by its edge at forehead or chin: searched on a copy
+        shrunk so that its shorter side is 40 px and padded by a quarter of that on every side, where the
+        cascade's 24 px window is a face of 60% of the picture's shorter side, and larger ones up from it."""
+        if min(copy.source.shape) < 24:
             return []
-        scale = 40 / min(image.shape)
-        padded = cv2.copyMakeBorder(_resized(image, scale), 10, 10, 10, 10, cv2.BORDER_REPLICATE)
-        return self._scan(self._equalised(padded), image_scale * scale, 24, replace(settings, tilts=()), pad=10)
+        scale = 40 / min(copy.source.shape)
+        padded = cv2.copyMakeBorder(_resized(copy.source, scale), 10, 10, 10, 10, cv2.BORDER_REPLICATE)
+        return self._scan(self._equalised(padded), copy.source_scale * scale, 24, replace(settings, tilts=()), pad=10)
 
     def _equalised(self, image: np.ndarray) -> np.ndarray:
         with self._lock:
