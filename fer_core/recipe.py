@@ -362,6 +362,57 @@ def average_with_start(run_dir: Path, out: Path, log=print) -> Path:
     return out
 
 
+def prune(source: str | Path, widths: tuple[int, ...], out: Path, log=print) -> Path:
+    """A narrower copy of a trained network (`build_vgg` with `widths`): each convolution keeps the
+    output channels that weigh most, the sum of a filter's absolute weights times its batch norm's
+    scale (gamma / sqrt(var + eps)), as in Li et al. 2017, "Pruning Filters for Efficient ConvNets";
+    the next layer keeps the matching input channels. A start for a short fine-tune (`member
+    --init-from`) that recovers most of the accuracy at a fraction of the work per face. Writes
+    `model.keras` and a card holding the source's training stages (its lineage)."""
+    import keras
+    from keras import layers
+
+    import fer_core.architecture  # noqa: F401  registers the project's layers before loading
+    from fer_core.architecture import build_vgg
+    from fer_core.training import earlier_stages
+
+    big = keras.models.load_model(source, compile=False, safe_mode=True)
+    big_convs = [layer for layer in big.layers if isinstance(layer, layers.Conv2D)]
+    if len(big_convs) % len(widths):
+        raise ValueError(f"{source} has {len(big_convs)} convolutions: not a whole number per block of {widths}")
+    small = build_vgg(tuple(widths), len(big_convs) // len(widths))
+    small_convs = [layer for layer in small.layers if isinstance(layer, layers.Conv2D)]
+
+    def norm_after(model, layer):  # every convolution and the hidden dense layer feed a batch norm
+        return model.layers[model.layers.index(layer) + 1]
+
+    kept = np.arange(1)  # the input's one channel
+    for big_conv, small_conv in zip(big_convs, small_convs):
+        kernel = big_conv.get_weights()[0][:, :, kept, :]
+        norm = norm_after(big, big_conv)
+        gamma, beta, mean, variance = norm.get_weights()
+        weight = np.abs(kernel).sum(axis=(0, 1, 2)) * np.abs(gamma) / np.sqrt(variance + norm.epsilon)
+        width = small_conv.filters
+        if width > len(weight):
+            raise ValueError(f"{big_conv.name} has {len(weight)} channels, fewer than the {width} asked for")
+        kept = np.sort(np.argsort(-weight, kind="stable")[:width])
+        small_conv.set_weights([kernel[..., kept]])
+        norm_after(small, small_conv).set_weights([w[kept] for w in (gamma, beta, mean, variance)])
+    (big_hidden, big_head), (small_hidden, small_head) = (
+        [layer for layer in model.layers if isinstance(layer, layers.Dense)] for model in (big, small)
+    )
+    small_hidden.set_weights([big_hidden.get_weights()[0][kept]])
+    norm_after(small, small_hidden).set_weights(norm_after(big, big_hidden).get_weights())
+    small_head.set_weights(big_head.get_weights())
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    small.save(out / "model.keras")
+    card = {"name": out.name, "pruned_from": str(source), "widths": list(widths), "stages": earlier_stages(str(source))}
+    (out / "model_card.json").write_text(json.dumps(card, indent=1) + "\n")
+    log(f"{out}: {big.count_params():,} -> {small.count_params():,} parameters")
+    return out
+
+
 def _now() -> str:
     from datetime import datetime, timezone
 
@@ -465,12 +516,19 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("pack", help="write the train and test splits to one .npz (for a GPU box)")
     p.add_argument("--data", required=True, help="FER2013 folder or fer2013.csv")
     p.add_argument("--out", type=Path, required=True, help="the .npz file to write")
+    p = sub.add_parser("prune", help="a narrower copy of a trained network, to fine-tune (member --init-from)")
+    p.add_argument("model", help="the model.keras to prune")
+    p.add_argument("--widths", required=True, help="channels of the 4 blocks, each at most the model's")
+    p.add_argument("--out", type=Path, required=True, help="folder to write model.keras and its card to")
     p = sub.add_parser("average", help="average a fine-tuned run's weights with those it started from")
     p.add_argument("run", type=Path, metavar="RUN_DIR", help="a run trained with --init-from")
     p.add_argument("--out", type=Path, required=True, help="folder to write model.keras, history and recipe to")
     args = parser.parse_args(argv)
     if args.command == "pack":
         pack(args.data, args.out)
+        return 0
+    if args.command == "prune":
+        prune(args.model, tuple(int(w) for w in args.widths.split(",")), args.out)
         return 0
     if args.command == "average":
         average_with_start(args.run, args.out)

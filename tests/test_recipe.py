@@ -13,6 +13,7 @@ from fer_core.recipe import (
     augment_batch,
     average_with_start,
     distillation_loss,
+    prune,
     train,
     warp_matrices,
     write_card,
@@ -142,6 +143,39 @@ def test_a_fine_tuned_run_averaged_with_its_start_holds_the_mean_weights(tiny_da
     assert "averaged" in card["architecture"] and card["total_epochs"] == 5
     with pytest.raises(ValueError, match="--init-from"):
         average_with_start(base, tmp_path / "none")
+
+
+def test_pruning_drops_the_channels_that_weigh_least_and_keeps_what_the_network_reads(fine_tuned, tmp_path):
+    import keras
+
+    base, _ = fine_tuned
+    model = keras.models.load_model(base / "model.keras")
+    # Silence the odd channels of every convolution (batch norm scale and shift 0: they read 0 after
+    # the ReLU, so nothing downstream depends on them) and make the even ones weigh more than they did.
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    for conv in convs:
+        norm = model.layers[model.layers.index(conv) + 1]
+        gamma, beta, mean, variance = norm.get_weights()
+        gamma[1::2], beta[1::2] = 0, 0
+        norm.set_weights([gamma + np.sign(gamma), beta, mean, variance])
+    shutil.copytree(base, tmp_path / "silenced")  # beside its card
+    silenced = tmp_path / "silenced" / "model.keras"
+    model.save(silenced)
+    half = tuple(conv.filters // 2 for conv in convs[::2])
+    pruned = prune(silenced, half, tmp_path / "half", log=lambda _: None)
+    faces = np.random.default_rng(0).integers(0, 256, (16, 48, 48, 1), np.uint8)
+    small = keras.models.load_model(pruned / "model.keras")
+    assert [c.filters for c in small.layers if isinstance(c, keras.layers.Conv2D)] == [w for w in half for _ in (0, 1)]
+    assert small.count_params() < model.count_params()
+    reads = Classifier(model).predict_batch(faces)
+    assert np.allclose(Classifier(small).predict_batch(faces), reads, atol=1e-5)
+    # Its card carries the stages of the model it was cut from; at the model's own widths it is the model.
+    card = json.loads((pruned / "model_card.json").read_text())
+    assert card["stages"] == json.loads((base / "model_card.json").read_text())["stages"]
+    same = prune(silenced, tuple(conv.filters for conv in convs[::2]), tmp_path / "same", log=lambda _: None)
+    assert np.array_equal(Classifier.load(same / "model.keras").predict_batch(faces), reads)
+    with pytest.raises(ValueError, match="fewer than"):
+        prune(silenced, tuple(4 * w for w in half), tmp_path / "wider", log=lambda _: None)
 
 
 def test_pack_writes_both_splits_to_one_file_that_training_reads(tmp_path):
