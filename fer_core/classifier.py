@@ -131,7 +131,10 @@ class Classifier:
             probs = inference(tf.concat(views, axis=0), training=False)
             return tf.reduce_mean(tf.reshape(probs, (len(views), -1, len(EMOTIONS))), axis=0)
 
-        self._forward = forward
+        # The traced graph itself: calling it skips the tf.function's dispatch (matching the arguments to
+        # a trace); the copy whose variables it reads is kept beside it.
+        self._forward = forward.get_concrete_function()
+        self._inference = inference
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, tta: str = "none") -> Classifier:

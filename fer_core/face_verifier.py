@@ -89,7 +89,8 @@ class FaceVerifier:
         def forward(batch):
             return inference(batch, training=False)[:, 0]
 
-        self._forward = forward
+        self._forward = forward.get_concrete_function()  # the traced graph, called without dispatch (see Classifier)
+        self._inference = inference
 
     @classmethod
     def load(cls, path: Path = VERIFIER_PATH) -> FaceVerifier:
