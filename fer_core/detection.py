@@ -286,6 +286,8 @@ class HaarProposals:
                 raw = self._cascades[name].detectMultiScale(
                     image, settings.scale_factor, 0, minSize=(min_side, min_side)
                 )
+            if len(raw) == 0:  # most searches of a frame find nothing: no need to take boxes back
+                continue
             raw = _boxes_back(np.asarray(raw).reshape(-1, 4), back, size)
             if len(raw) == 0:
                 continue
