@@ -366,9 +366,9 @@ def prune(source: str | Path, widths: tuple[int, ...], out: Path, log=print) -> 
     """A narrower copy of a trained network (`build_vgg` with `widths`): each convolution keeps the
     output channels that weigh most, the sum of a filter's absolute weights times its batch norm's
     scale (gamma / sqrt(var + eps)), as in Li et al. 2017, "Pruning Filters for Efficient ConvNets";
-    the next layer keeps the matching input channels. A start for a short fine-tune (`member
-    --init-from`) that recovers most of the accuracy at a fraction of the work per face. Writes
-    `model.keras` and a card holding the source's training stages (its lineage)."""
+    the next layer keeps the matching input channels. The cut network reads little until it is
+    fine-tuned (`member --init-from`): a start for a smaller model, not one. Writes `model.keras`
+    and a card holding the source's training stages (its lineage)."""
     import keras
     from keras import layers
 
