@@ -112,7 +112,7 @@ st.caption(
 def show(snapshot: LiveSnapshot, key: str) -> None:
     stats, main = snapshot.stats, snapshot.main
     with readout.container():
-        face, faces, analysed, rate, cost = st.columns(5)
+        face, faces, analysed, rate, cost = st.columns([1.6, 0.8, 1, 1, 1])  # room for "surprise 100%"
         face.metric(
             f"Main face #{main.id}" if main else "Main face", f"{main.label} {main.confidence:.0%}" if main else "none"
         )
