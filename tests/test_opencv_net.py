@@ -1,0 +1,61 @@
+import threading
+
+import numpy as np
+import pytest
+
+from fer_core.classifier import DEFAULT_MODEL, LIVE_MODEL, Classifier
+from fer_core.face_verifier import FaceVerifier, normalized
+from fer_core.opencv_net import opencv_net
+from fer_core.preprocess import crop_face, to_face_input
+
+
+@pytest.fixture(scope="module")
+def faces(astronaut_bgr) -> np.ndarray:
+    """The astronaut's face at three framings, and two crops of the photo beside it: (5, 48, 48, 1) uint8."""
+    boxes = [(170, 70, 100, 100), (160, 60, 120, 120), (185, 85, 70, 70), (300, 300, 90, 90), (0, 400, 100, 100)]
+    return np.stack([to_face_input(crop_face(astronaut_bgr, box)) for box in boxes])[..., None]
+
+
+def test_the_live_model_runs_in_opencv_and_reads_as_in_tensorflow(faces):
+    classifier = Classifier.load(LIVE_MODEL)
+    assert classifier.engine == "opencv"
+    probs = classifier.predict_batch(faces)
+    assert np.allclose(probs, classifier._forward(faces).numpy(), atol=1e-5)
+    assert probs[0].argmax() == 3  # happy: the astronaut smiles
+
+
+def test_the_face_verifier_runs_in_opencv_and_scores_as_in_tensorflow(faces):
+    verifier = FaceVerifier.load()
+    assert verifier._opencv is not None
+    scores = verifier.scores(faces[..., 0])
+    assert np.allclose(scores, verifier._forward(normalized(faces[..., 0])).numpy(), atol=1e-4)
+    assert scores[0] > 0 > scores[4]  # her face is a face; the bare sleeve at the photo's edge is not
+
+
+def test_networks_with_other_layers_stay_with_tensorflow():
+    import keras
+    from keras import layers
+
+    assert Classifier.load(DEFAULT_MODEL).engine == "tensorflow"  # the photo ensemble's mirrored views
+    inputs = keras.Input((48, 48, 1))
+    leaky = layers.LeakyReLU()(layers.Conv2D(4, 3, padding="same")(inputs))
+    outputs = layers.Dense(7, activation="softmax")(layers.GlobalAveragePooling2D()(leaky))
+    assert opencv_net(keras.Model(inputs, outputs)) is None
+
+
+def test_calls_from_several_threads_each_get_their_own_faces_read(faces):
+    classifier = Classifier.load(LIVE_MODEL)
+    expected = [classifier.predict_batch(faces[i : i + 1]) for i in range(len(faces))]
+    wrong: list[int] = []
+
+    def read(index: int) -> None:
+        for _ in range(30):
+            if not np.allclose(classifier.predict_batch(faces[index : index + 1]), expected[index], atol=1e-5):
+                wrong.append(index)
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(len(faces))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong
