@@ -118,7 +118,12 @@ def show(snapshot: LiveSnapshot, key: str) -> None:
         )
         faces.metric("Faces", len(snapshot.tracks))
         analysed.metric("Frames analysed", stats.analyzed)
-        rate.metric("Frames per second", f"{stats.fps:.1f}")
+        rate.metric(
+            "Frames per second",
+            f"{stats.fps:.1f}",
+            help="Frames the server annotated and sent back, per second over the last two seconds. Camera frames "
+            "that queue up while it is busy are skipped, and the browser shows the last one again meanwhile.",
+        )
         cost.metric(
             "Analysis time (ms)",
             f"{stats.ms_per_analysis:.0f}",
