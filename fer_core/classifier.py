@@ -160,10 +160,10 @@ class Classifier:
     @property
     def engine(self) -> str:
         """What runs the network: "opencv" or "tensorflow"."""
-        return "opencv" if self._opencv else "tensorflow"
+        return "tensorflow" if self._opencv is None else "opencv"
 
     def _run(self, faces: np.ndarray) -> np.ndarray:
-        return self._opencv(faces) if self._opencv else self._forward(faces).numpy()
+        return self._forward(faces).numpy() if self._opencv is None else self._opencv(faces)
 
     def time_single_face(self, repeats: int = 200) -> float:
         """Median milliseconds to classify one face (after warm-up)."""

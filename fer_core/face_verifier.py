@@ -113,7 +113,7 @@ class FaceVerifier:
         return np.concatenate([self._run(normalized(chunk)) for chunk in chunks])
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        return self._opencv(batch)[:, 0] if self._opencv else self._forward(batch).numpy()
+        return self._forward(batch).numpy() if self._opencv is None else self._opencv(batch)[:, 0]
 
     def check(self, image: np.ndarray, boxes: list) -> np.ndarray:
         """Log-odds for each (x, y, w, h) box of a grayscale or BGR image."""

@@ -20,8 +20,12 @@ def test_the_live_model_runs_in_opencv_and_reads_as_in_tensorflow(faces):
     classifier = Classifier.load(LIVE_MODEL)
     assert classifier.engine == "opencv"
     probs = classifier.predict_batch(faces)
-    assert np.allclose(probs, classifier._forward(faces).numpy(), atol=1e-5)
     assert probs[0].argmax() == 3  # happy: the astronaut smiles
+    in_tensorflow = Classifier(classifier.model, engine="tensorflow")
+    assert in_tensorflow.engine == "tensorflow"
+    assert np.allclose(in_tensorflow.predict_batch(faces), probs, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown engine"):
+        Classifier(classifier.model, engine="onnx")
 
 
 def test_the_face_verifier_runs_in_opencv_and_scores_as_in_tensorflow(faces):
