@@ -33,7 +33,7 @@ def test_the_face_verifier_runs_in_opencv_and_scores_as_in_tensorflow(faces):
     assert verifier._opencv is not None
     scores = verifier.scores(faces[..., 0])
     assert np.allclose(scores, verifier._forward(normalized(faces[..., 0])).numpy(), atol=1e-4)
-    assert scores[0] > 0 > scores[4]  # her face is a face; the bare sleeve at the photo's edge is not
+    assert scores[0] > 0 > scores[4]  # her face is a face; a patch of her orange suit is not
 
 
 def test_networks_with_other_layers_stay_with_tensorflow():
