@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.labels import EMOTIONS
-from fer_core.opencv_net import opencv_net
+from fer_core.opencv_net import OpenCVNet, opencv_net
 from fer_core.paths import PROJECT_DIR, shown_path
 from fer_core.preprocess import FACE_SIZE
 
@@ -113,7 +113,7 @@ class Classifier:
 
     def __init__(self, model, tta: str = "none", engine: str = "auto"):
         """`engine`: "auto" runs the network in OpenCV where it can (see below), "tensorflow" always in TensorFlow."""
-        tf = import_tensorflow()
+        import_tensorflow()
         if tta not in TTA_VIEWS:
             raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_VIEWS)}")
         if engine not in ("auto", "tensorflow"):
@@ -122,31 +122,19 @@ class Classifier:
         self.labels = EMOTIONS
         self.tta = tta
         shifts = TTA_VIEWS[tta]
-        from fer_core.architecture import face_views, for_inference  # the same views an ensemble file holds
+        from fer_core.architecture import for_inference
 
         inference = for_inference(model)
-
-        @tf.function(input_signature=[tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.uint8)], reduce_retracing=True)
-        def forward(batch):
-            x = tf.cast(batch, tf.float32)
-            if not shifts:
-                return inference(x, training=False)
-            # Every view of every face in one model call, then the views' probabilities averaged.
-            views = face_views(x, shifts)
-            probs = inference(tf.concat(views, axis=0), training=False)
-            return tf.reduce_mean(tf.reshape(probs, (len(views), -1, len(EMOTIONS))), axis=0)
-
-        # The traced graph itself: calling it skips the tf.function's dispatch (matching the arguments to
-        # a trace); the copy whose variables it reads is kept beside it.
-        self._forward = forward.get_concrete_function()
-        self._inference = inference
-        # On a CPU, OpenCV runs a plain single-view network in about 60% of TensorFlow's time (opencv_net.py).
-        self._opencv = None if shifts or engine == "tensorflow" else opencv_net(inference)
+        self._inference = inference  # the copy whose variables a TensorFlow graph reads
+        # On a CPU, OpenCV runs a plain single-view network in about 60% of TensorFlow's time (opencv_net.py);
+        # TensorFlow's graph is traced only where it runs.
+        opencv = None if shifts or engine == "tensorflow" else opencv_net(inference)
+        self._run = opencv if opencv is not None else _tensorflow_graph(inference, shifts)
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, tta: str = "none", engine: str = "auto") -> Classifier:
         classifier = cls(load_model(path), tta=tta, engine=engine)
-        classifier.predict_batch(np.zeros((1, FACE_SIZE, FACE_SIZE, 1), np.uint8))  # trace now, not on the first face
+        classifier.predict_batch(np.zeros((1, FACE_SIZE, FACE_SIZE, 1), np.uint8))  # warm up now, not on the first face
         return classifier
 
     def predict_batch(self, faces: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -160,10 +148,7 @@ class Classifier:
     @property
     def engine(self) -> str:
         """What runs the network: "opencv" or "tensorflow"."""
-        return "tensorflow" if self._opencv is None else "opencv"
-
-    def _run(self, faces: np.ndarray) -> np.ndarray:
-        return self._forward(faces).numpy() if self._opencv is None else self._opencv(faces)
+        return "opencv" if isinstance(self._run, OpenCVNet) else "tensorflow"
 
     def time_single_face(self, repeats: int = 200) -> float:
         """Median milliseconds to classify one face (after warm-up)."""
@@ -176,3 +161,24 @@ class Classifier:
             self.predict_batch(face)
             times.append(time.perf_counter() - start)
         return 1000 * float(np.median(times))
+
+
+def _tensorflow_graph(inference, shifts: tuple[tuple[int, int], ...]):
+    """`inference` as one traced TensorFlow graph taking (N, 48, 48, 1) uint8 faces to (N, 7) probabilities,
+    each face read through its `shifts` and their mirror images, averaged (none: the face as it is)."""
+    tf = import_tensorflow()
+    from fer_core.architecture import face_views  # the same views an ensemble file holds
+
+    @tf.function(input_signature=[tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.uint8)], reduce_retracing=True)
+    def forward(batch):
+        x = tf.cast(batch, tf.float32)
+        if not shifts:
+            return inference(x, training=False)
+        # Every view of every face in one model call, then the views' probabilities averaged.
+        views = face_views(x, shifts)
+        probs = inference(tf.concat(views, axis=0), training=False)
+        return tf.reduce_mean(tf.reshape(probs, (len(views), -1, len(EMOTIONS))), axis=0)
+
+    # The traced graph itself: calling it skips the tf.function's dispatch (matching the arguments to a trace).
+    graph = forward.get_concrete_function()
+    return lambda faces: graph(faces).numpy()

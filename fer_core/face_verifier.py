@@ -84,15 +84,13 @@ class FaceVerifier:
         tf = import_tensorflow()
         self.model = model
         inference = for_inference(model)
-        spec = tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.float32)
-
-        @tf.function(input_signature=[spec], reduce_retracing=True)
-        def forward(batch):
-            return inference(batch, training=False)[:, 0]
-
-        self._forward = forward.get_concrete_function()  # the traced graph, called without dispatch (see Classifier)
         self._inference = inference
-        self._opencv = opencv_net(inference)  # faster on a CPU (see Classifier)
+        self._run = opencv_net(inference)  # faster on a CPU (see Classifier); else TensorFlow's graph, traced here
+        if self._run is None:
+            spec = tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.float32)
+            graph = tf.function(lambda batch: inference(batch, training=False), input_signature=[spec])
+            traced = graph.get_concrete_function()  # called without dispatch (see classifier._tensorflow_graph)
+            self._run = lambda batch: traced(batch).numpy()
 
     @classmethod
     def load(cls, path: Path = VERIFIER_PATH) -> FaceVerifier:
@@ -110,10 +108,7 @@ class FaceVerifier:
         if len(faces) == 0:
             return np.zeros(0, np.float32)
         chunks = [faces[i : i + 512] for i in range(0, len(faces), 512)]
-        return np.concatenate([self._run(normalized(chunk)) for chunk in chunks])
-
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        return self._forward(batch).numpy() if self._opencv is None else self._opencv(batch)[:, 0]
+        return np.concatenate([self._run(normalized(chunk))[:, 0] for chunk in chunks])
 
     def check(self, image: np.ndarray, boxes: list) -> np.ndarray:
         """Log-odds for each (x, y, w, h) box of a grayscale or BGR image."""

@@ -5,7 +5,7 @@ import pytest
 
 from fer_core.classifier import DEFAULT_MODEL, LIVE_MODEL, Classifier
 from fer_core.face_verifier import FaceVerifier, normalized
-from fer_core.opencv_net import opencv_net
+from fer_core.opencv_net import OpenCVNet, opencv_net
 from fer_core.preprocess import crop_face, to_face_input
 
 
@@ -30,9 +30,9 @@ def test_the_live_model_runs_in_opencv_and_reads_as_in_tensorflow(faces):
 
 def test_the_face_verifier_runs_in_opencv_and_scores_as_in_tensorflow(faces):
     verifier = FaceVerifier.load()
-    assert verifier._opencv is not None
+    assert isinstance(verifier._run, OpenCVNet)
     scores = verifier.scores(faces[..., 0])
-    assert np.allclose(scores, verifier._forward(normalized(faces[..., 0])).numpy(), atol=1e-4)
+    assert np.allclose(scores, np.ravel(verifier.model(normalized(faces[..., 0]), training=False)), atol=1e-4)
     assert scores[0] > 0 > scores[4]  # her face is a face; a patch of her orange suit is not
 
 
