@@ -95,6 +95,26 @@ def server_state(pid: int) -> dict[str, float]:
     return {"rss_mb": rss, "threads": threads, "open_files": len(os.listdir(f"/proc/{pid}/fd"))}
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the server and by every Chromium process (the only browsers running)."""
+    used = {"server": 0.0, "chromium": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(entry) == server_pid:
+            used["server"] += seconds
+        elif name.startswith(("chrom", "headless_shell")):
+            used["chromium"] += seconds
+    return used
+
+
 def metric(page, label: str) -> str:
     card = page.get_by_test_id("stMetric").filter(has_text=label)
     return card.get_by_test_id("stMetricValue").inner_text(timeout=10_000).strip()
@@ -195,8 +215,10 @@ def main() -> None:
                     if time.monotonic() >= end:
                         break
                     pages[0].wait_for_timeout(30_000)
+            cpu_before, measure_started = cpu_seconds(server.pid), time.monotonic()
             begun = [begin(page, args.seconds) for page in pages]  # all browsers measured at once
             results = [collect(page, b) for page, b in zip(pages, begun)]
+            cpu_after, measured = cpu_seconds(server.pid), time.monotonic() - measure_started
             if args.screenshot:
                 pages[0].screenshot(path=str(args.screenshot), full_page=True)
             state = server_state(server.pid)
@@ -210,6 +232,8 @@ def main() -> None:
     print("|---:|---:|---:|---:|")
     for i, r in enumerate(results, start=1):
         print(f"| {i} | {r['fps']:.1f} | {r['annotated']:.0%} of {r['sampled']} | {r['analyses_per_s']:.1f} |")
+    cores = {name: (cpu_after[name] - cpu_before[name]) / measured for name in cpu_after}
+    print(f"CPU while measured: server {cores['server']:.2f} cores, Chromium {cores['chromium']:.2f} cores")
     print(f"server at the end: {state['rss_mb']:.0f} MB, {state['threads']} threads, {state['open_files']} open files")
     print(f"tracebacks in the server log: {log.count('Traceback')}")
     print(f"load: {load.describe()}")

@@ -1,4 +1,4 @@
-"""Live page: the webcam stream, annotated on the server, and a running chart of the main face's emotions."""
+"""Live page: the webcam stream, annotated on the server, a readout of its faces, and (asked for) a running chart."""
 
 import time
 
@@ -16,14 +16,15 @@ from fer_core.resources import live_model_path, pipeline_or_stop, run_inside_app
 run_inside_app()
 
 CHART_SECONDS = 30
-# The readout and chart are redrawn once a second: each chart redraw costs the browser about 0.15 s of CPU
-# (however few its points), which at two a second cost a 2-core machine's video 1-2 frames a second.
+# The readout and chart are redrawn once a second. Each chart redraw keeps the browser busy for about 0.15 s
+# (however few its points), and the returned video loses frames meanwhile: so the chart is opt-in.
 REFRESH_SECONDS = 1.0
 
 st.title(":material/videocam: Live")
 st.write(
     "Press **START** and allow the camera: every face is boxed and labelled in the returned video, "
-    "and the chart follows the main face's emotions. Frames are analysed on the server."
+    "and the readout below follows them (turn on the chart in the sidebar to follow the main face's emotions "
+    "over time). Frames are analysed on the server."
 )
 
 
@@ -70,6 +71,16 @@ with st.sidebar:
         help="Higher steadies the labels but reacts more slowly.",
     )
     show_probs = remembered(st.toggle, "Draw probability bars on the video", "live_show_probs", False)
+    show_chart = remembered(
+        st.toggle,
+        "Chart the main face while streaming",
+        "live_show_chart",
+        False,
+        help=f"Its emotions over the last {CHART_SECONDS} s, redrawn every second. Each redraw keeps the browser "
+        "busy for about 0.15 s, and on a machine with few cores the returned video loses frames meanwhile "
+        "(about 30 frames a second without the chart, 26-29 with it, on 2 cores). The whole timeline can be "
+        "downloaded at STOP either way.",
+    )
 
 settings = LiveSettings(
     min_neighbors=min_neighbors, min_face_fraction=min_face / 100, smoothing=smoothing, show_probs=show_probs
@@ -109,7 +120,7 @@ st.caption(
 )
 
 
-def show(snapshot: LiveSnapshot, key: str) -> None:
+def show(snapshot: LiveSnapshot, key: str, chart_too: bool) -> None:
     stats, main = snapshot.stats, snapshot.main
     with readout.container():
         face, faces, analysed, rate, cost = st.columns([1.6, 0.8, 1, 1, 1])  # room for "surprise 100%"
@@ -133,7 +144,7 @@ def show(snapshot: LiveSnapshot, key: str) -> None:
             f"{stats.frames} frames returned: {stats.analyzed} analysed, {stats.reused} drawn with the latest "
             f"faces between analyses, {stats.errors} failed."
         )
-    if np.isfinite(snapshot.probs).any():
+    if chart_too and np.isfinite(snapshot.probs).any():
         chart.plotly_chart(probability_timeline(snapshot.times, snapshot.probs, CHART_SECONDS), key=key)
 
 
@@ -171,9 +182,10 @@ st.session_state.live_was_playing = True
 if st.button("Keep this moment for download", help="The frame on screen now and every face's timeline so far."):
     keep_for_download(processor.record())
 offer_downloads()
-show(processor.snapshot(), key="timeline")
+show(processor.snapshot(), key="timeline", chart_too=show_chart)
 refresh = 0
 while ctx.state.playing:
     time.sleep(REFRESH_SECONDS)
     refresh += 1
-    show(processor.snapshot(), key=f"timeline-{refresh}")  # a fresh key: the same chart drawn twice in a run clashes
+    # A fresh key: the same chart drawn twice in a run clashes.
+    show(processor.snapshot(), key=f"timeline-{refresh}", chart_too=show_chart)

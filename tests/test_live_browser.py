@@ -114,7 +114,7 @@ def test_live_page_annotates_the_fake_camera(tmp_path, astronaut_bgr, app_server
             video_width = video.evaluate("v => v.videoWidth")
             returned = video.evaluate(RETURNED_FRAMES_JS, 3_000)
             if os.environ.get("FER_SCREENSHOT_DIR"):
-                page.wait_for_timeout(1_000)  # let the chart catch up
+                page.wait_for_timeout(1_000)  # let the readout catch up
                 directory = Path(os.environ["FER_SCREENSHOT_DIR"])
                 directory.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(directory / "live_page.png"), full_page=True)

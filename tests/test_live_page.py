@@ -112,3 +112,28 @@ def test_no_downloads_before_any_stream():
     at.session_state["live_processor"] = FrameProcessor(OneFace())
     at.run()
     assert not at.exception and not at.get("download_button")
+
+
+class PlayingFor:
+    """A stand-in stream state that plays for the page's first `reads` looks, then stops."""
+
+    def __init__(self, reads: int):
+        self.reads = reads
+
+    @property
+    def playing(self) -> bool:
+        self.reads -= 1
+        return self.reads >= 0
+
+
+@pytest.mark.parametrize("chart", [False, True])
+def test_while_streaming_the_chart_is_drawn_only_when_asked_for(monkeypatch, chart):
+    # Each redraw of the chart costs the browser CPU that the returned video needs, so it is opt-in.
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", lambda **_: SimpleNamespace(state=PlayingFor(3)))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["live_processor"] = streamed_processor()
+    at.session_state["live_show_chart"] = chart
+    at.run()
+    assert not at.exception
+    assert [m.label for m in at.metric][:2] == ["Main face #1", "Faces"], "the readout shows either way"
+    assert bool(at.get("plotly_chart")) is chart
