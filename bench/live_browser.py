@@ -32,19 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from load import LoadMeter  # noqa: E402  (bench/load.py: this script's folder is first on sys.path)
 
-from tests.app_server import CHROMIUM, serve_app  # noqa: E402
+from tests.app_server import CHROMIUM, FAKE_CAMERA_ARGS, serve_app  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
 
 # Counts frames presented for `ms` milliseconds; every 5th is drawn to a canvas and its coloured pixels counted.
 MEASURE_JS = """
@@ -187,7 +177,7 @@ def main() -> None:
             playwright.chromium.launch(
                 executable_path=str(CHROMIUM),
                 headless=True,
-                args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"],
+                args=[*FAKE_CAMERA_ARGS, f"--use-file-for-fake-video-capture={camera}"],
             )
             for _ in range(args.browsers)
         ]

@@ -18,6 +18,18 @@ from fer_core.classifier import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
+# Headless Chromium with a fake camera that needs no permission prompt; add
+# f"--use-file-for-fake-video-capture={y4m}" to choose what it films.
+FAKE_CAMERA_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+)
 
 # `python -m streamlit` with fer_core's INFO log lines (one per model load, from resources.load_pipeline)
 # sent to stderr behind a mark of their own, so a test can count how many times the server loaded the

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fer_core.labels import EMOTIONS
-from tests.app_server import CHROMIUM, PAGE_TIMEOUT_MS, serve_app
+from tests.app_server import CHROMIUM, FAKE_CAMERA_ARGS, PAGE_TIMEOUT_MS, serve_app
 
 WIDTH, HEIGHT, FPS = 640, 480, 15
 FRAMES_WANTED = 15  # analysed frames counted on the page before the checks
@@ -76,17 +76,7 @@ def test_live_page_annotates_the_fake_camera(tmp_path, astronaut_bgr, app_server
     url, log = app_server
     camera = tmp_path / "camera.y4m"
     write_camera(camera, astronaut_bgr)
-    args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera}",
-    ]
+    args = [*FAKE_CAMERA_ARGS, f"--use-file-for-fake-video-capture={camera}"]
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
         try:
