@@ -4,7 +4,7 @@ The cascades, set loose enough to find small, tightly cut and half-turned faces,
 blobs, spoons, letters and noise. Each of their boxes is cropped exactly as the emotion model's
 input is (`crop_face` -> 48x48 grayscale), its contrast normalised, and scored by small
 convolutional networks (79k weights each; the shipped `models/face_verifier.keras` is a weighted
-mean of three, about 1.1 MB). The detector adds the log of the number of cascade windows behind the
+mean of four, about 1.4 MB). The detector adds the log of the number of cascade windows behind the
 box; boxes scoring under its threshold never reach the user.
 
 It learns from the cascades' own boxes on generated frames (`synthetic.py`): FER2013 *train* faces
@@ -15,7 +15,7 @@ pebbles (gravel, foliage), and faces scrambled (upside down, shuffled in blocks,
 so that it learns a face's arrangement rather than its grey levels. The detection benchmark's
 frames use FER2013 *test* faces, and its `holdout` frames the other half of the pictures.
 
-The shipped verifier is the mean of three networks, each about 25 minutes on 2 cores (most of it
+The shipped verifier is a weighted mean of four networks, each 25-50 minutes on 2 cores (most of it
 running the cascades). The first two learned without the strokes, pebbles and blown-up parts (the
 code of commit d742989) and were averaged into the former verifier:
 
@@ -24,13 +24,17 @@ code of commit d742989) and were averaged into the former verifier:
     python -m fer_core.face_verifier --average v1.keras v2.keras --out v12.keras
 
 the third with them (before the detector's mirror-image pass, whose boxes the same command now
-also takes), and the shipped file weighs it as much as the former two together:
+also takes), and the former shipped file weighed it as much as the former two together:
 
     python -m fer_core.face_verifier --data ../shared/fer2013 --frames 1100 --epochs 14 --seed 7 --out v7.keras
-    python -m fer_core.face_verifier --average v12.keras v7.keras
+    python -m fer_core.face_verifier --average v12.keras v7.keras --out v3.keras
 
-All three learned before the detector searched turned copies of the image (`DetectorSettings.tilts`);
-the same commands now also take those boxes.
+Those three learned before the detector searched turned copies of the image
+(`DetectorSettings.tilts`); the fourth learned with those boxes too (the code of commit b5d6f20), and
+the shipped file gives it a quarter of the log-odds (the README's *Finding faces* has the figures):
+
+    python -m fer_core.face_verifier --data ../shared/fer2013 --frames 800 --epochs 12 --seed 11 --out v11.keras
+    python -m fer_core.face_verifier --average v3.keras v11.keras --weights 3 1
 """
 
 from __future__ import annotations
@@ -313,21 +317,45 @@ def train(data: Path, out: Path = VERIFIER_PATH, frames: int = 2500, epochs: int
     print(f"wrote {out}")
 
 
-def average(members: list[Path], out: Path = VERIFIER_PATH) -> None:
-    """One verifier file whose log-odds are the mean of `members`' (trained on different frames, they
-    err on different non-faces)."""
+def average(members: list[Path], out: Path = VERIFIER_PATH, weights: list[float] | None = None) -> None:
+    """One verifier file whose log-odds are the mean of `members'` (trained on different frames, they
+    err on different non-faces), weighted by `weights` (default: equal). A member that is itself a mean
+    is opened up into its networks, each with its share, so the file is always one mean of plain
+    networks (which `opencv_net` runs as branches added up); each network's share is folded into its
+    last (linear) layer, so a plain mean of them gives the weighted one."""
     from fer_core.classifier import import_tensorflow
 
     import_tensorflow()
     import keras
 
+    weights = weights or [1.0] * len(members)
+    if len(weights) != len(members) or min(weights) <= 0:
+        raise ValueError(f"give one positive weight per member ({len(members)}), not {weights}")
+    nets: list[tuple[keras.Model, float]] = []
+    for path, weight in zip(members, weights):
+        nets += _networks(keras.models.load_model(path, compile=False, safe_mode=True), weight / sum(weights))
     inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1))
-    nets = [keras.models.load_model(path, compile=False, safe_mode=True) for path in members]
-    for i, net in enumerate(nets):
+    outputs = []
+    for i, (net, share) in enumerate(nets):
+        last = net.layers[-1]
+        kernel, bias = last.get_weights()
+        last.set_weights([kernel * share * len(nets), bias * share * len(nets)])
         net.name = f"member_{i}"
-    model = keras.Model(inputs, keras.layers.Average()([net(inputs) for net in nets]), name="face_verifier")
+        outputs.append(net(inputs))
+    model = keras.Model(inputs, keras.layers.Average()(outputs), name="face_verifier")
     model.save(out)
-    print(f"wrote {out}: the mean of {len(nets)} verifiers")
+    shares = ", ".join(f"{share:.3g}" for _, share in nets)
+    print(f"wrote {out}: the mean of {len(nets)} verifier networks, weighted {shares}")
+
+
+def _networks(model, share: float) -> list[tuple[object, float]]:
+    """The plain networks of a verifier with their shares of its log-odds: itself, or those of a mean."""
+    from keras import layers
+
+    if not isinstance(model.layers[-1], layers.Average):
+        return [(model, share)]
+    members = [layer for layer in model.layers if not isinstance(layer, (layers.InputLayer, layers.Average))]
+    return [net for member in members for net in _networks(member, share / len(members))]
 
 
 def main() -> None:
@@ -339,9 +367,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="of the frames and the network's first weights")
     parser.add_argument("--average", type=Path, nargs="+", metavar="VERIFIER",
                         help="instead of training: write the mean of these trained verifiers to --out")  # fmt: skip
+    parser.add_argument("--weights", type=float, nargs="+", help="with --average: one per verifier (default: equal)")
     args = parser.parse_args()
+    if args.weights and not args.average:
+        parser.error("--weights goes with --average")
     if args.average:
-        average(args.average, args.out)
+        if args.weights and len(args.weights) != len(args.average):
+            parser.error(f"--weights: one per verifier ({len(args.average)}), not {len(args.weights)}")
+        average(args.average, args.out, args.weights)
     elif args.data is None:
         parser.error("--data is required to train")
     else:

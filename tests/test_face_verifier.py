@@ -31,3 +31,11 @@ def test_training_and_averaging_write_verifiers_the_detector_can_load(tiny_fer, 
     a, b, m = (FaceVerifier.load(path).scores(crops) for path in (first, second, mean))
     assert m.shape == (5,) and np.all(np.isfinite(m))
     np.testing.assert_allclose(m, (a + b) / 2, rtol=1e-4, atol=1e-4)
+    # a weighted mean, one member itself a mean (opened up into its networks, each with its share)
+    weighted = tmp_path / "weighted.keras"
+    average([mean, first], weighted, weights=[3, 1])
+    w = FaceVerifier.load(weighted)
+    np.testing.assert_allclose(w.scores(crops), 0.75 * m + 0.25 * a, rtol=1e-4, atol=1e-4)
+    assert len(w.model.layers) == 2 + 3, "one input, three networks, one mean"
+    with pytest.raises(ValueError, match="one positive weight per member"):
+        average([first, second], weighted, weights=[1])
