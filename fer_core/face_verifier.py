@@ -42,12 +42,16 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from fer_core.opencv_net import opencv_net
 from fer_core.preprocess import FACE_SIZE, crop_face, to_face_input
+
+if TYPE_CHECKING:
+    import keras
 
 VERIFIER_PATH = Path(__file__).resolve().parent.parent / "models" / "face_verifier.keras"
 
@@ -318,7 +322,7 @@ def train(data: Path, out: Path = VERIFIER_PATH, frames: int = 2500, epochs: int
 
 
 def average(members: list[Path], out: Path = VERIFIER_PATH, weights: list[float] | None = None) -> None:
-    """One verifier file whose log-odds are the mean of `members'` (trained on different frames, they
+    """One verifier file whose log-odds are the mean of `members`' (trained on different frames, they
     err on different non-faces), weighted by `weights` (default: equal). A member that is itself a mean
     is opened up into its networks, each with its share, so the file is always one mean of plain
     networks (which `opencv_net` runs as branches added up); each network's share is folded into its
@@ -348,7 +352,7 @@ def average(members: list[Path], out: Path = VERIFIER_PATH, weights: list[float]
     print(f"wrote {out}: the mean of {len(nets)} verifier networks, weighted {shares}")
 
 
-def _networks(model, share: float) -> list[tuple[object, float]]:
+def _networks(model: keras.Model, share: float) -> list[tuple[keras.Model, float]]:
     """The plain networks of a verifier with their shares of its log-odds: itself, or those of a mean."""
     from keras import layers
 
@@ -372,9 +376,10 @@ def main() -> None:
     if args.weights and not args.average:
         parser.error("--weights goes with --average")
     if args.average:
-        if args.weights and len(args.weights) != len(args.average):
-            parser.error(f"--weights: one per verifier ({len(args.average)}), not {len(args.weights)}")
-        average(args.average, args.out, args.weights)
+        try:
+            average(args.average, args.out, args.weights)
+        except ValueError as error:
+            parser.error(str(error))
     elif args.data is None:
         parser.error("--data is required to train")
     else:
