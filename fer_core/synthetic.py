@@ -156,21 +156,41 @@ def face_frame(rng: np.random.Generator, faces: list[tuple[np.ndarray, int]], pi
         else:
             continue
         face, label = faces[rng.integers(len(faces))]
-        scaled = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC if side > 48 else cv2.INTER_AREA)
-        scaled = cv2.cvtColor(scaled, cv2.COLOR_GRAY2BGR).astype(np.float32)
-        alpha = np.ones((side, side, 1), np.float32)
-        if rng.random() < 0.3:  # faded edges instead of a hard square
-            ramp = np.minimum(np.arange(side), np.arange(side)[::-1]) / max(1, side * 0.08)
-            alpha = np.clip(np.minimum(ramp[None, :], ramp[:, None]), 0, 1)[..., None]
-        x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + side), min(height, y + side)
-        region = canvas[y0:y1, x0:x1].astype(np.float32)
-        part = scaled[y0 - y : y1 - y, x0 - x : x1 - x]
-        a = alpha[y0 - y : y1 - y, x0 - x : x1 - x]
-        canvas[y0:y1, x0:x1] = (a * part + (1 - a) * region).astype(np.uint8)
+        paste_face(rng, canvas, face, x, y, side)
         boxes.append((x, y, side, side))
         labels.append(label)
         crops.append(face)
     return Frame(canvas, boxes, labels, crops, kind)
+
+
+def paste_face(rng: np.random.Generator, canvas: np.ndarray, face: np.ndarray, x: int, y: int, side: int) -> None:
+    """Paste a 48x48 face onto `canvas` (BGR, in place) as the square (x, y, side, side), which may reach
+    past the canvas's edge; with chance 0.3 its edges fade into the background instead of a hard square."""
+    height, width = canvas.shape[:2]
+    scaled = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC if side > 48 else cv2.INTER_AREA)
+    scaled = cv2.cvtColor(scaled, cv2.COLOR_GRAY2BGR).astype(np.float32)
+    alpha = np.ones((side, side, 1), np.float32)
+    if rng.random() < 0.3:
+        ramp = np.minimum(np.arange(side), np.arange(side)[::-1]) / max(1, side * 0.08)
+        alpha = np.clip(np.minimum(ramp[None, :], ramp[:, None]), 0, 1)[..., None]
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + side), min(height, y + side)
+    region = canvas[y0:y1, x0:x1].astype(np.float32)
+    part = scaled[y0 - y : y1 - y, x0 - x : x1 - x]
+    a = alpha[y0 - y : y1 - y, x0 - x : x1 - x]
+    canvas[y0:y1, x0:x1] = (a * part + (1 - a) * region).astype(np.uint8)
+
+
+def face_picture(rng: np.random.Generator, face: np.ndarray, pictures: list[np.ndarray]) -> tuple[np.ndarray, tuple]:
+    """A small picture around one face (40-200 px, the picture 1.6-3.5 times its side each way, the face
+    at times cut by the edge by up to a fifth) on a background as `face_frame` draws them: the picture
+    and the face's square."""
+    side = int(np.exp(rng.uniform(np.log(40), np.log(200))))
+    width, height = int(side * rng.uniform(1.6, 3.5)), int(side * rng.uniform(1.6, 3.5))
+    canvas, _ = background(rng, pictures, width, height)
+    x = int(rng.integers(-side // 5, width - 4 * side // 5 + 1))
+    y = int(rng.integers(-side // 5, height - 4 * side // 5 + 1))
+    paste_face(rng, canvas, face, x, y, side)
+    return canvas, (x, y, side, side)
 
 
 def _overlap(a, b) -> bool:

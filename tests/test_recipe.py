@@ -197,3 +197,21 @@ def test_pack_writes_both_splits_to_one_file_that_training_reads(tmp_path):
         np.testing.assert_array_equal(x, x_folder)
         np.testing.assert_array_equal(y, y_folder)
         assert sorted(y.tolist()) == sorted(labels.tolist())
+
+
+def test_framed_copies_are_the_faces_as_the_photo_detector_cuts_them_out(astronaut_bgr):
+    from fer_core.detection import FaceDetector
+    from fer_core.preprocess import crop_face, to_face_input
+    from fer_core.recipe import framed_copies
+
+    # Her face as the detector frames it in the photo: in a picture of its own, it is framed alike.
+    face = to_face_input(crop_face(astronaut_bgr, FaceDetector().detect(astronaut_bgr)[0]))
+    images, labels = np.repeat(face[None], 12, axis=0), np.arange(12, dtype=np.uint8)
+    crops, kept, ratios = framed_copies(images, labels, shards=2, log_every=0)
+    assert len(crops) >= 10 and crops.shape[1:] == (48, 48) and crops.dtype == np.uint8
+    assert set(kept.tolist()) <= set(labels.tolist()) and len(set(kept.tolist())) == len(kept)
+    assert 0.85 <= np.median(ratios) <= 1.15
+    # The crops are her face, a little off in place and size at times: a patch of the background
+    # would not correlate with it.
+    correlations = [np.corrcoef(crop.ravel().astype(float), face.ravel().astype(float))[0, 1] for crop in crops]
+    assert np.median(correlations) > 0.6
