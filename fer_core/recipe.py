@@ -55,6 +55,7 @@ class RecipeConfig:
     label_smoothing: float = 0.1
     ema_momentum: float = 0.999
     erasing: float = 0.5  # random erasing: the chance a face loses a random patch
+    low_res: float = 0.0  # the chance a face is shrunk (to 16-40 px) and grown back, as a small face in a photo is
     seed: int = 1
     # Distillation only: weight of the label's loss (the rest is the teacher's) and the temperature.
     teacher: tuple[str, ...] = ()
@@ -95,7 +96,7 @@ class AugmentedFaces:
     def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng((self.config.seed, self.epoch, index))
-        faces = augment_batch(self.images[rows, :, :, 0], rng, self.config.erasing)
+        faces = augment_batch(self.images[rows, :, :, 0], rng, self.config.erasing, self.config.low_res)
         return faces[..., None], self.targets[rows]
 
 
@@ -110,11 +111,15 @@ def warp_matrices(degrees: np.ndarray, scale: np.ndarray, shift: np.ndarray, siz
     return np.stack([top, bottom], axis=1)
 
 
-def augment_batch(faces: np.ndarray, rng: np.random.Generator, erasing: float = 0.5) -> np.ndarray:
+def augment_batch(
+    faces: np.ndarray, rng: np.random.Generator, erasing: float = 0.5, low_res: float = 0.0
+) -> np.ndarray:
     """Random variants of (N, S, S) uint8 faces, as float32 in 0-255: each face is mirrored (half of
     them), turned (+-15 degrees), zoomed (0.85-1.15) and shifted (+-12%) with its edge pixels
     repeated into the gap, its contrast scaled (0.7-1.3) about its mean, and with chance `erasing`
-    a patch (2-20% of the face, aspect 0.3-3.3) replaced by noise."""
+    a patch (2-20% of the face, aspect 0.3-3.3) replaced by noise; with chance `low_res` it is then
+    shrunk to 16-40 px and grown back, as the app reads a small face in a photo (its random numbers are
+    drawn last, and only when asked for: the faces of a run without it are those of before)."""
     import cv2
 
     n, size = len(faces), faces.shape[1]
@@ -140,7 +145,13 @@ def augment_batch(faces: np.ndarray, rng: np.random.Generator, erasing: float = 
     y, x, h, w, chosen = (a[:, None, None] for a in (y, x, h, w, rng.random(n) < erasing))
     erased = chosen & (rows >= y) & (rows < y + h) & (cols >= x) & (cols < x + w)
     noise = rng.uniform(0, 255, (n, size, size)).astype(np.float32)
-    return np.where(erased, noise, out)
+    out = np.where(erased, noise, out)
+    if low_res:
+        small = rng.integers(16, 41, n)
+        for i in np.flatnonzero(rng.random(n) < low_res):
+            shrunk = cv2.resize(out[i], (int(small[i]), int(small[i])), interpolation=cv2.INTER_AREA)
+            out[i] = cv2.resize(shrunk, (size, size), interpolation=cv2.INTER_LINEAR)
+    return out
 
 
 def _py_dataset(faces: AugmentedFaces, workers: int):
@@ -561,7 +572,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--widths", default=",".join(map(str, defaults.widths)), help="channels of the 4 blocks")
         for field_name in (
             "epochs", "batch_size", "learning_rate", "warmup_epochs", "weight_decay", "label_smoothing",
-            "ema_momentum", "erasing", "seed", "hard_weight", "temperature", "limit", "workers", "time_budget",
+            "ema_momentum", "erasing", "low_res", "seed", "hard_weight", "temperature", "limit", "workers",
+            "time_budget",
         ):  # fmt: skip
             value = getattr(defaults, field_name)
             kind = type(value) if value is not None else int

@@ -37,6 +37,28 @@ def test_augmented_faces_keep_their_size_and_range_but_each_changes_differently(
     assert np.std([v.mean() for v in variants]) > 0  # not the same change each time
 
 
+def test_low_resolution_faces_lose_their_fine_detail_and_leave_the_other_draws_as_they_were():
+    import cv2
+
+    rng = np.random.default_rng(1)
+    ramp = np.tile(np.linspace(20, 230, 48), (48, 1))
+    faces = np.clip(ramp + rng.normal(0, 25, (16, 48, 48)), 0, 255).astype(np.uint8)  # a ramp, fine grain
+    plain = augment_batch(faces, np.random.default_rng(0), erasing=0.0)
+    blurred = augment_batch(faces, np.random.default_rng(0), erasing=0.0, low_res=1.0)
+    assert blurred.shape == plain.shape and blurred.dtype == np.float32
+    assert 0 <= blurred.min() and blurred.max() <= 255
+
+    def roughness(x):  # how much neighbouring pixels differ
+        return np.abs(np.diff(x, axis=1)).mean()
+
+    def coarse(x):
+        return cv2.resize(x, (6, 6), interpolation=cv2.INTER_AREA)
+
+    for b, p in zip(blurred, plain, strict=True):
+        assert roughness(b) < 0.7 * roughness(p)  # the grain is gone ...
+        assert np.abs(coarse(b) - coarse(p)).max() < 12  # ... the same flip, turn, zoom and contrast kept
+
+
 def test_the_batched_warp_matrices_are_opencvs_turn_and_zoom_plus_the_shift():
     import cv2
 
