@@ -401,11 +401,27 @@ def train(config: RecipeConfig, log=print) -> Path:
     net.save(out / "model.keras")
     for record in history:  # the dashboard's curves read val_* at every epoch it is present
         record.update({k.replace("student_", ""): v for k, v in record.items() if "student_" in k})
+    # A run that started from another model's weights continues that model's curves: its epochs follow
+    # the ones in the history beside that model (`epochs_before` says where this run's begin).
+    earlier = _history_beside(config.init_from)
+    history = earlier + [{**record, "epoch": record["epoch"] + len(earlier)} for record in history]
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     run = {"config": asdict(config), "training_seconds": round(seconds, 1), "backend": _device(), "started": started_at}
+    run["epochs_before"] = len(earlier)
     (out / "recipe.json").write_text(json.dumps(run, indent=1) + "\n")
     log(f"{config.out}: done in {seconds:.0f} s")
     return out
+
+
+def _history_beside(model: str | None) -> list[dict]:
+    """The per-epoch records in the `history.json` beside `model` (none without one)."""
+    if not model:
+        return []
+    try:
+        records = json.loads((Path(model).parent / "history.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return records if isinstance(records, list) else []
 
 
 def average_with_start(run_dir: Path, out: Path, log=print) -> Path:
@@ -532,7 +548,8 @@ def write_card(run_dir: Path, data: str, log=print) -> Path:
     # A run that started from another model's weights (--init-from) adds its epochs to that model's:
     # the lineage holds that model's stages, then this one, named after the folder it was trained in
     # (a run carded again where it started from, replacing that model, finds itself there: not twice).
-    own = {"name": Path(config["out"]).name, "epochs": len(history), "seconds": recipe["training_seconds"]}
+    epochs_run = len(history) - recipe.get("epochs_before", 0)  # the history holds the earlier stages' too
+    own = {"name": Path(config["out"]).name, "epochs": epochs_run, "seconds": recipe["training_seconds"]}
     stages = [stage for stage in earlier_stages(config.get("init_from")) if stage.get("name") != own["name"]]
     card = {
         "name": run_dir.name,
@@ -541,7 +558,7 @@ def write_card(run_dir: Path, data: str, log=print) -> Path:
         "file_size_bytes": (run_dir / MODEL_FILE).stat().st_size,
         "input": "48x48 grayscale face crop, uint8",
         "labels": list(EMOTIONS),
-        "epochs_run": len(history),
+        "epochs_run": epochs_run,
         "best_epoch": None,  # no epoch is picked, on test/ or otherwise: `kept` says what is
         "kept": "the last epoch's weight average"
         + (", averaged with the weights it started from" if recipe.get("averaged_with") else ""),

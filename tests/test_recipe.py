@@ -151,6 +151,10 @@ def test_a_run_started_from_another_models_weights_counts_both_stages_on_its_car
         card = json.loads((write_card(shipped, tiny_data, log=lambda _: None) / "model_card.json").read_text())
         assert [(stage["name"], stage["epochs"]) for stage in card["stages"]] == [("base", 2), ("tuned", 3)]
         assert card["total_epochs"] == 5 and card["epochs_run"] == 3
+    # Its curves go on from those of the model it started from: the base's 2 epochs, then its own 3.
+    history = json.loads((tuned / "history.json").read_text())
+    assert [record["epoch"] for record in history] == [1, 2, 3, 4, 5]
+    assert history[:2] == json.loads((base / "history.json").read_text())
 
 
 def test_a_fine_tuned_run_averaged_with_its_start_holds_the_mean_weights(tiny_data, fine_tuned, tmp_path):
