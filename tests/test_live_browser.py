@@ -97,7 +97,10 @@ def test_live_page_annotates_the_fake_camera(tmp_path, astronaut_bgr, app_server
                 if time.monotonic() > deadline:
                     pytest.fail(f"only {analysed} frames analysed after 120 s; server log:\n{log.read_text()}")
                 page.wait_for_timeout(500)
-                analysed = int(metric(page, "Frames analysed") or 0)
+                try:
+                    analysed = int(metric(page, "Frames analysed") or 0)
+                except sync_api.TimeoutError:  # no readout yet: the stream is still connecting (a loaded machine)
+                    continue
 
             main_face = metric(page, "Main face")
             video = webrtc.locator("video").first
