@@ -50,6 +50,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from fer_core.labels import EMOTIONS  # noqa: E402
 from fer_core.synthetic import face_frame, free_frame, load_faces, load_pictures, matches  # noqa: E402
 
+# Bands of face size (side over the frame's shorter side) for the detection rate by size.
+SIZE_BANDS = {"under 8.5%": (0.0, 0.085), "8.5-15%": (0.085, 0.15), "15-30%": (0.15, 0.3), "30% and over": (0.3, 9.0)}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -98,6 +101,7 @@ def main() -> None:
     searched = [0, 0]  # faces of the size the set-up searches for: found, all
     ms: list[float] = []
     by_kind: dict[str, list[int]] = {}
+    by_size = {band: [0, 0] for band in SIZE_BANDS}  # found, all
     for frame in face_frames:
         started = time.perf_counter()
         result = pipeline.analyze(frame.image, settings)
@@ -109,6 +113,9 @@ def main() -> None:
             hit = next((i for i, f in enumerate(result) if i not in used and matches(f.box, truth_box)), None)
             stats = by_kind.setdefault(frame.kind, [0, 0])
             stats[1] += 1
+            band = next(name for name, (low, high) in SIZE_BANDS.items() if low <= truth_box[2] / short < high)
+            by_size[band][1] += 1
+            by_size[band][0] += hit is not None
             if truth_box[2] >= least * short:
                 searched[0] += hit is not None
                 searched[1] += 1
@@ -147,6 +154,9 @@ def main() -> None:
         print(f"| faces with any cascade box, before the verifier | {proposed / total:.1%} |")
     for kind, (hit, count) in sorted(by_kind.items()):
         print(f"| detection rate, {kind} background | {hit / count:.1%} ({count} faces) |")
+    for band, (hit, count) in by_size.items():
+        if count:
+            print(f"| detection rate, faces of {band} of the shorter side | {hit / count:.1%} ({count} faces) |")
     print(f"| face-free frames with a phantom face | {with_phantom / n_free:.1%} |")
     print(f"| phantom faces per face-free frame | {phantoms / n_free:.2f} |")
     print(f"| boxes on no face, per face frame | {extra / len(face_frames):.2f} |")
