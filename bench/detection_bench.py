@@ -25,8 +25,9 @@ virtualenv: see `pipeline_vs_fer.py`) the same frames also go through `fer`, and
 phantom faces and ms per frame are printed beside this pipeline's.
 
 Printed: detection rate (a face counts as found when a box's centre lies in it and the box is 0.5x
-to 2x its size) and, with `--proposals`, the share of faces the cascades proposed any box for (a
-second search of every frame, which doubles the run's time), phantom faces per
+to 2x its size), also by background and by the face's size (under 8.5%, 8.5-15%, 15-30%, 30% and
+over of the frame's shorter side), and, with `--proposals`, the share of faces the cascades proposed
+any box for (a second search of every frame, which doubles the run's time), phantom faces per
 face-free frame and the share of face-free frames with one, boxes matching no face in face frames,
 the classifier's accuracy on the faces as 48x48 crops and on each face's true square cut back out
 of its frame (the best a box could do), the end-to-end accuracy (the found box's label; a missed
