@@ -18,8 +18,15 @@ FACE_SIZE = 48
 DEFAULT_MARGIN = 0.0
 
 
-def to_face_input(face: np.ndarray) -> np.ndarray:
-    """Return `face` (gray or BGR, any size) as a 48x48 uint8 grayscale image."""
+# A face under 48 px (a small face in a photo) is enlarged bicubically: sharper than bilinear, closer to
+# FER2013's own 48 px faces. On the detection bench's found boxes under 48 px, both shipped models read
+# 2-5 points more of them right than with bilinear (README, *Finding faces*).
+ENLARGE = cv2.INTER_CUBIC
+
+
+def to_face_input(face: np.ndarray, enlarge: int = ENLARGE) -> np.ndarray:
+    """Return `face` (gray or BGR, any size) as a 48x48 uint8 grayscale image: shrunk by averaging pixel
+    areas, enlarged with the OpenCV interpolation `enlarge`."""
     if face.ndim == 3 and face.shape[2] == 1:
         face = face[:, :, 0]
     if face.ndim == 3:
@@ -31,7 +38,7 @@ def to_face_input(face: np.ndarray) -> np.ndarray:
         face = cv2.resize(
             face,
             (FACE_SIZE, FACE_SIZE),
-            interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR,
+            interpolation=cv2.INTER_AREA if shrinking else enlarge,
         )
     return face
 
