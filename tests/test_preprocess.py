@@ -47,3 +47,20 @@ def test_haar_box_frames_a_face_like_fer2013_does(fer2013):
     assert len(ratios) > 75
     crop_side = np.median(ratios) * (1 + 2 * DEFAULT_MARGIN)
     assert 0.9 < crop_side < 1.1
+
+
+def test_a_small_face_is_enlarged_sharply_enough_to_be_read(fer2013):
+    """A face of 24 px in a photo (a group photo's smallest) is enlarged to the model's 48 px: bicubically, so
+    the live model reads 1,000 FER2013 test faces shrunk to 24 px 60.1% right (bilinear: 52.3%; the same faces
+    at their own 48 px: 69.1%)."""
+    import cv2
+
+    from fer_core.classifier import Classifier
+    from fer_core.datasets import load_split
+    from fer_core.resources import LIVE_MODEL
+
+    test = load_split(fer2013, "test")
+    chosen = np.random.default_rng(0).permutation(len(test.labels))[:1000]
+    small = [cv2.resize(face, (24, 24), interpolation=cv2.INTER_AREA) for face in test.images[chosen]]
+    probs = Classifier.load(LIVE_MODEL).predict_batch(faces_to_batch(small))
+    assert np.mean(probs.argmax(axis=1) == test.labels[chosen]) >= 0.58
