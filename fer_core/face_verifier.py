@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 VERIFIER_PATH = Path(__file__).resolve().parent.parent / "models" / "face_verifier.keras"
 
 
-def box_crop(image: np.ndarray, box) -> np.ndarray:
+def box_crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """A box's 48x48 crop as the verifier reads it: a small box enlarged bilinearly, as the crops the shipped
     networks learned from were (the emotion models' input is enlarged bicubically since)."""
     return to_face_input(crop_face(image, box), enlarge=cv2.INTER_LINEAR)

@@ -19,8 +19,9 @@ DEFAULT_MARGIN = 0.0
 
 
 # A face under 48 px (a small face in a photo) is enlarged bicubically: sharper than bilinear, closer to
-# FER2013's own 48 px faces. On the detection bench's found boxes under 48 px, both shipped models read
-# 2-5 points more of them right than with bilinear (README, *Finding faces*).
+# FER2013's own 48 px faces: the shipped models read 2-3 points more of the detection bench's found boxes
+# under 48 px right than with bilinear, and 5-8 points more of FER2013's faces shrunk to 24 px (README,
+# *Finding faces*; bench/small_faces.py).
 ENLARGE = cv2.INTER_CUBIC
 
 
