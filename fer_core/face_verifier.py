@@ -9,9 +9,9 @@ box; boxes scoring under its threshold never reach the user.
 
 It learns from the cascades' own boxes on generated frames (`synthetic.py`): FER2013 *train* faces
 on plain, gradient, picture and texture backgrounds; as non-faces, boxes on face-free frames made
-of half of scikit-image's face-free pictures (also altered: inverted, turned, blurred, a small part
-blown up), generated textures, shaded blobs (spoons, lamps), strokes (grass, twigs, hair) and
-pebbles (gravel, foliage), and faces scrambled (upside down, shuffled in blocks, phase-scrambled)
+of half of scikit-image's face-free pictures and of its motorcycle pair, a cluttered garage (also
+altered: inverted, turned, blurred, a small part blown up), generated textures, shaded blobs (spoons,
+lamps), strokes (grass, twigs, hair) and pebbles (gravel, foliage), and faces scrambled (upside down, shuffled in blocks, phase-scrambled)
 so that it learns a face's arrangement rather than its grey levels. The detection benchmark's
 frames use FER2013 *test* faces, and its `holdout` frames the other half of the pictures.
 
@@ -239,6 +239,13 @@ def _scrambled(rng: np.random.Generator, face: np.ndarray) -> np.ndarray:
     return np.clip(scrambled - scrambled.mean() + face.mean(), 0, 255).astype(np.uint8)
 
 
+def _clutter_pictures() -> list[np.ndarray]:
+    """scikit-image's stereo pair of a motorcycle in a garage (BGR): clutter of every shape and size."""
+    from skimage import data
+
+    return [np.ascontiguousarray(image[:, :, ::-1]) for image in data.stereo_motorcycle()[:2]]
+
+
 def _crops_from_frames(data: Path, frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """The cascades' boxes on generated frames, labelled: 1 on a face, 0 on nothing (boxes that only
     graze a face are left out), plus each face's own square, a little shifted and scaled, so faces the
@@ -249,7 +256,7 @@ def _crops_from_frames(data: Path, frames: int, rng: np.random.Generator) -> tup
     from fer_core.synthetic import Frame, face_frame, free_frame, load_faces, load_pictures, matches
 
     faces = load_faces(data / "train", None)
-    pictures = load_pictures(None, "tune")
+    pictures = load_pictures(None, "tune") + _clutter_pictures()
     proposals, settings = HaarProposals(), DetectorSettings()
     crops, labels = [], []
     started = time.perf_counter()
