@@ -4,7 +4,7 @@ The cascades, set loose enough to find small, tightly cut and half-turned faces,
 blobs, spoons, letters and noise. Each of their boxes is cropped exactly as the emotion model's
 input is (`crop_face` -> 48x48 grayscale), its contrast normalised, and scored by small
 convolutional networks (79k weights each; the shipped `models/face_verifier.keras` is a weighted
-mean of four, about 1.4 MB). The detector adds the log of the number of cascade windows behind the
+mean of five, about 1.9 MB). The detector adds the log of the number of cascade windows behind the
 box; boxes scoring under its threshold never reach the user.
 
 It learns from the cascades' own boxes on generated frames (`synthetic.py`): FER2013 *train* faces
@@ -15,7 +15,7 @@ lamps), strokes (grass, twigs, hair) and pebbles (gravel, foliage), and faces sc
 so that it learns a face's arrangement rather than its grey levels. The detection benchmark's
 frames use FER2013 *test* faces, and its `holdout` frames the other half of the pictures.
 
-The shipped verifier is a weighted mean of four networks, each 25-50 minutes on 2 cores (most of it
+The shipped verifier is a weighted mean of five networks, each 25-80 minutes on 2 cores (most of it
 running the cascades). The first two learned without the strokes, pebbles and blown-up parts (the
 code of commit d742989) and were averaged into the former verifier:
 
@@ -31,10 +31,16 @@ also takes), and the former shipped file weighed it as much as the former two to
 
 Those three learned before the detector searched turned copies of the image
 (`DetectorSettings.tilts`); the fourth learned with those boxes too (the code of commit b5d6f20), and
-the shipped file gives it a quarter of the log-odds (the README's *Finding faces* has the figures):
+the former shipped file gave it a quarter of the log-odds (the README's *Finding faces* has the figures):
 
     python -m fer_core.face_verifier --data ../shared/fer2013 --frames 800 --epochs 12 --seed 11 --out v11.keras
-    python -m fer_core.face_verifier --average v3.keras v11.keras --weights 3 1
+    python -m fer_core.face_verifier --average v3.keras v11.keras --weights 3 1 --out v4.keras
+
+The fifth, the first with the motorcycle pair among its pictures (the code of commit f0a7558, before
+the detector searched 15-degree copies), has a quarter of the shipped file's log-odds:
+
+    python -m fer_core.face_verifier --data ../shared/fer2013 --frames 500 --epochs 10 --seed 13 --out v13.keras
+    python -m fer_core.face_verifier --average v4.keras v13.keras --weights 3 1
 """
 
 from __future__ import annotations
