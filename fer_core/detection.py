@@ -55,7 +55,8 @@ class DetectorSettings:
     mirror: bool = True
     # Also run the cascades on copies turned by these angles (degrees): they find only upright faces (to
     # about 15 degrees), and heads in photos tilt; a turned face found gets the upright box around its centre.
-    # The 15-degree copies find faces at the edge of detectability upright (2 more in 100 on generated frames).
+    # The 15-degree copies find faces at the edge of detectability upright (up to 2 more in 100 on the
+    # benchmark's frames, at a third more time).
     tilts: tuple[float, ...] = (30.0, -30.0, 15.0, -15.0)
     # ... with this cascade only (the one that finds the most turned faces; both would cost twice the time).
     tilt_cascades: tuple[str, ...] = ("alt2",)

@@ -11,9 +11,10 @@ It learns from the cascades' own boxes on generated frames (`synthetic.py`): FER
 on plain, gradient, picture and texture backgrounds; as non-faces, boxes on face-free frames made
 of half of scikit-image's face-free pictures and of its motorcycle pair, a cluttered garage (also
 altered: inverted, turned, blurred, a small part blown up), generated textures, shaded blobs (spoons,
-lamps), strokes (grass, twigs, hair) and pebbles (gravel, foliage), and faces scrambled (upside down, shuffled in blocks, phase-scrambled)
-so that it learns a face's arrangement rather than its grey levels. The detection benchmark's
-frames use FER2013 *test* faces, and its `holdout` frames the other half of the pictures.
+lamps), strokes (grass, twigs, hair) and pebbles (gravel, foliage), and faces scrambled (upside down,
+shuffled in blocks, phase-scrambled) so that it learns a face's arrangement rather than its grey
+levels. The detection benchmark's frames use FER2013 *test* faces, and its `holdout` frames the
+other half of the pictures.
 
 The shipped verifier is a weighted mean of five networks, each 25-80 minutes on 2 cores (most of it
 running the cascades). The first two learned without the strokes, pebbles and blown-up parts (the
