@@ -211,7 +211,7 @@ def _fer_figures(python: str, face_frames, free_frames, least: float) -> list[tu
     runs = [fer.run(frame.image) for frame in free_frames]
     fer.close()
     ms += [took for took, _ in runs]
-    rows = [("detection rate", f"{found[0] / found[1]:.1%}")]
+    rows = [("version", fer.version), ("detection rate", f"{found[0] / found[1]:.1%}")]
     if least:
         rows.append((f"detection rate, faces from {least:.0%} of the shorter side", f"{found[2] / found[3]:.1%}"))
     rows += [

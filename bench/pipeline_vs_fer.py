@@ -39,7 +39,8 @@ from fer.fer import FER
 detector = FER(mtcnn=False)
 out = sys.stdout.buffer
 sys.stdout = sys.stderr  # fer's prints must not reach the pipe
-out.write(b"ready\n"); out.flush()
+from importlib.metadata import version
+out.write(f"ready {version('fer')}\n".encode()); out.flush()
 while True:
     header = sys.stdin.buffer.readline()
     if not header:
@@ -58,8 +59,10 @@ class FerWorker:
         self.process = subprocess.Popen(
             [python, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )
-        if self.process.stdout.readline().strip() != b"ready":
+        ready = self.process.stdout.readline().split()
+        if ready[:1] != [b"ready"]:
             raise RuntimeError("the fer worker did not start")
+        self.version = ready[1].decode()  # the fer package's, for the figures' record
 
     def run(self, frame: np.ndarray) -> tuple[float, list[tuple[int, int, int, int]]]:
         """`fer`'s milliseconds for `frame` and the (x, y, w, h) boxes of the faces it found."""
@@ -118,6 +121,7 @@ def main() -> None:
 
     print(f"machine: {hardware_description()}")
     print(f"load: {meter.describe()}")
+    print(f"the fer package: {fer.version}")
     for kind in pipelines:
         print(f"\n{kind} pipeline")
         print("| frame | this p50 | this p95 | fer p50 | fer p95 | faces found (this / fer) | ratio p50 |")
