@@ -331,7 +331,7 @@ def train(data: Path, out: Path = VERIFIER_PATH, frames: int = 2500, epochs: int
     logits = model.predict(x[held], verbose=0)[:, 0]
     faces, others = logits[labels[held] == 1], logits[labels[held] == 0]
     print(f"held out: {len(faces)} face boxes, {len(others)} others")
-    for threshold in (-2.0, 0.0, 2.0, 4.0):
+    for threshold in (-2.0, 0.0, 2.0, 4.0) if len(faces) and len(others) else ():  # a tiny run may hold out none
         print(f"log-odds >= {threshold}: keeps {np.mean(faces >= threshold):.1%} of faces, "
               f"{np.mean(others >= threshold):.2%} of others")  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
