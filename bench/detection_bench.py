@@ -177,15 +177,16 @@ def main() -> None:
 
 def _progress(items: list, what: str):
     """`items` one by one, with a line on stderr after each tenth of them: done, and the time left."""
+    from fer_core.video import Progress
+
     started = time.perf_counter()
     step = max(1, len(items) // 10)
     for done, item in enumerate(items, 1):
         yield item
         if done % step == 0 or done == len(items):
-            took = time.perf_counter() - started
-            left = took * (len(items) - done) / done
-            line = f"{what}: {done}/{len(items)}, {1000 * took / done:.0f} ms each, {left / 60:.0f} min left"
-            print(line, file=sys.stderr)
+            progress = Progress(done, len(items), time.perf_counter() - started)
+            each, left = 1000 * progress.elapsed_s / done, progress.seconds_left / 60
+            print(f"{what}: {done}/{len(items)}, {each:.0f} ms each, {left:.0f} min left", file=sys.stderr)
 
 
 def _fer_figures(python: str, face_frames, free_frames, least: float) -> list[tuple[str, str]]:
