@@ -331,6 +331,7 @@ def train(config: RecipeConfig, log=print) -> Path:
     from keras import layers
 
     from fer_core.architecture import build_vgg
+    from fer_core.training import fit_progress
 
     keras.utils.set_random_seed(config.seed)
     x_train, y_train = load_arrays(config.data, "train")
@@ -367,6 +368,7 @@ def train(config: RecipeConfig, log=print) -> Path:
             record["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             history.append(record)
 
+    verbose, progress = fit_progress(log)
     started, started_at = time.perf_counter(), _now()
     probe_epochs, epochs = 0, config.epochs
     if config.time_budget:
@@ -374,7 +376,7 @@ def train(config: RecipeConfig, log=print) -> Path:
         # one, free of compiling); the schedule then gets as many epochs as fit in the budget.
         probe = keras.optimizers.SGD(config.learning_rate / 20, momentum=config.momentum, nesterov=True)
         trainer.compile(optimizer=probe, loss=loss, metrics=metrics)
-        trainer.fit(batches, epochs=2, callbacks=[Record()], verbose=2)
+        trainer.fit(batches, epochs=2, callbacks=[Record(), *progress], verbose=verbose)
         probe_epochs = 2
         left = config.time_budget - (time.perf_counter() - started) - 30  # recompiling and saving
         epochs = max(config.warmup_epochs + 1, int(left / history[-1]["seconds"]))
@@ -390,8 +392,8 @@ def train(config: RecipeConfig, log=print) -> Path:
         epochs=config.epochs,
         validation_data=validation,
         validation_freq=5,
-        callbacks=[Record()],
-        verbose=2,
+        callbacks=[Record(), *progress],
+        verbose=verbose,
     )
     seconds = time.perf_counter() - started
     # Compile-free copy of the bare network: the same input contract as every project model.

@@ -9,7 +9,7 @@ import pytest
 
 from fer_core.classifier import MODELS_DIR
 from fer_core.cli import main
-from fer_core.training import TrainConfig, class_weights, earlier_stages, stage_totals, train
+from fer_core.training import TrainConfig, class_weights, earlier_stages, stage_totals, step_progress, train
 from tests.conftest import ROOT
 
 
@@ -19,6 +19,20 @@ def test_class_weights_favour_rare_classes_and_average_one():
     assert weights[1] > weights[0] > weights[3]
     assert weights[labels].mean() == pytest.approx(1.0)
     assert np.allclose(class_weights(labels, power=0.0)[[0, 1, 3]], 1.0)
+
+
+def test_a_long_epoch_logs_each_tenth_of_its_steps():
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    lines = []
+    model.fit(np.ones((40, 3)), np.ones(40), batch_size=2, epochs=2, verbose=0, callbacks=[step_progress(lines.append)])
+    # 20 steps an epoch: a line after steps 2, 4, ... 18 of each (the epoch's own line follows step 20)
+    assert len(lines) == 18
+    assert lines[0].startswith("epoch 1: 2 of 20 steps, ")
+    assert ", loss " in lines[0] and lines[0].endswith(" min left in the epoch")
+    assert lines[-1].startswith("epoch 2: 18 of 20 steps, ")
 
 
 def test_few_step_training_writes_artifacts_and_resumes(tiny_fer, tmp_path):
