@@ -145,6 +145,34 @@ def test_a_tilted_head_is_found_by_the_turned_search(detector, astronaut_bgr, de
     assert 180 < x + w / 2 < 450 and 90 < y + h / 2 < 390 and 60 < w < 200, "the box lies on the head"
 
 
+def test_a_head_turned_too_far_for_the_frontal_cascades_is_found_by_the_profile_cascade(detector, fer2013):
+    """A FER2013 test face turned three-quarters to the right: the frontal cascades propose no box of it
+    (upright, mirror image too); the profile cascade, which finds heads turned left, does on the mirror image,
+    and the box passes the verifier with the profile cascade's margin."""
+    from fer_core.synthetic import matches
+
+    face = cv2.imread(str(fer2013 / "test" / "neutral" / "PublicTest_86522152.jpg"), cv2.IMREAD_GRAYSCALE)
+    frame = np.full((480, 640), 150, np.uint8)
+    frame[140:260, 220:340] = cv2.resize(face, (120, 120), interpolation=cv2.INTER_CUBIC)
+    truth = (220, 140, 120, 120)
+    settings = replace(detector.settings, tilts=())
+    copy = detector.proposals.copy(frame, settings)
+
+    def boxes_on_the_face(cascades, mirror):
+        proposals = detector.proposals.whole(copy, replace(settings, mirror=mirror), cascades)
+        return [p for p in proposals if matches(p.box, truth)]
+
+    assert boxes_on_the_face(("default", "alt2"), mirror=True) == []
+    assert boxes_on_the_face(("profile",), mirror=False) == [], "turned right: the profile cascade sees it mirrored"
+    profile = boxes_on_the_face(("profile",), mirror=True)
+    assert profile and all(p.cascade == "profile" for p in profile)
+    scores = [score for score, _ in detector._scored(frame, settings, profile)]
+    stricter = [score for score, _ in detector._scored(frame, replace(settings, profile_margin=2.5), profile)]
+    assert np.allclose(np.subtract(scores, stricter), 2.0), "a profile box's score carries the margin"
+    assert max(scores) >= settings.min_face_score
+    assert any(matches(box, truth) for box in detector.detect(frame, settings))
+
+
 def test_of_nested_boxes_the_better_checked_is_the_face():
     from fer_core.detection import _faces
 
