@@ -52,7 +52,7 @@ class DetectorSettings:
     max_side: int = 1600
     # The cascades that propose boxes (each finds faces the others miss; `CASCADE_FILES` names them): the
     # profile cascade finds heads turned too far for the frontal ones (on the mirror image, those turned the
-    # other way), 0.5-0.8 more faces in 100 on the benchmark's frames, at a quarter more of the photo search's time.
+    # other way): up to 0.7 more faces in 100 on the benchmark's frames, for a quarter more of the photo search's time.
     cascades: tuple[str, ...] = ("default", "alt2", "profile")
     # Also run each cascade on the mirror image: its windows fall elsewhere, and it finds faces missed
     # at the edge of detectability (about 2 in 100 on generated frames) at twice the search's time.
