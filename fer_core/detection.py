@@ -369,8 +369,9 @@ class FaceDetector:
         windows behind it (a face is found by many windows at neighbouring places and sizes; a lone window
         needs the verifier's stronger word), less `profile_margin` for a box of the profile cascade."""
         boxes = [p.box for p in proposals]
-        bonus = [np.log(p.windows) - (settings.profile_margin if p.cascade == "profile" else 0.0) for p in proposals]
-        return list(zip(self.verifier.check(gray, boxes) + np.array(bonus), boxes))
+        windows = np.log([p.windows for p in proposals])
+        profile = np.array([p.cascade == "profile" for p in proposals], np.float64)
+        return list(zip(self.verifier.check(gray, boxes) + windows - settings.profile_margin * profile, boxes))
 
     def detect_near(self, image: np.ndarray, boxes: list[Box], settings: DetectorSettings | None = None) -> list[Box]:
         """Faces near `boxes` only (a video's faces of the previous analysis): each box's region, twice its
