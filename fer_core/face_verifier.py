@@ -32,7 +32,7 @@ also takes), and the former shipped file weighed it as much as the former two to
 
 Those three learned before the detector searched turned copies of the image
 (`DetectorSettings.tilts`); the fourth learned with those boxes too (the code of commit b5d6f20), and
-the former shipped file gave it a quarter of the log-odds (the README's *Finding faces* has the figures):
+the former shipped file gave it a quarter of the log-odds (`docs/detection.md` has the figures):
 
     python -m fer_core.face_verifier --data ../shared/fer2013 --frames 800 --epochs 12 --seed 11 --out v11.keras
     python -m fer_core.face_verifier --average v3.keras v11.keras --weights 3 1 --out v4.keras
