@@ -247,12 +247,7 @@ def _annotate(pipeline, container, destination, settings, limits, on_progress, p
     source_video.thread_type = "AUTO"
     source_audio = container.streams.audio[0] if container.streams.audio else None
     info = _info(container, source_video, source_audio, limits)  # its rotation is read from the first frame
-    every = settings.every(info.fps)
-    tracker = FaceTracker(settings.smoothing, settings.grace_seconds, settings.iou_threshold)
-    detector_settings = settings.detector_settings()
-    rows: list[FaceRow] = []
-    analyzed: list[int] = []
-    ids: dict[int, int] = {}  # tracker's id -> the face's number in the output
+    labeller = _Labeller(pipeline, settings, settings.every(info.fps))
     try:
         output = av.open(destination if not isinstance(destination, Path) else str(destination), "w", format="mp4")
     except (av.FFmpegError, OSError) as error:
@@ -280,20 +275,7 @@ def _annotate(pipeline, container, destination, settings, limits, on_progress, p
                     time_s = float(frame.time) - first_time if frame.time is not None else number / info.fps
                     if time_s > 60 * limits.max_minutes:
                         raise VideoError(f"the video is longer than {limits.max_minutes:g} minutes")
-                    is_analyzed = number % every == 0
-                    if is_analyzed:
-                        tracker.update(pipeline.analyze(bgr, detector_settings), time_s)
-                        analyzed.append(number)
-                    tracks = [track for track in tracker.visible() if track.hits >= settings.confirm_after]
-                    for track in tracks:  # faces are numbered 1, 2, ... as they are confirmed
-                        ids.setdefault(track.id, len(ids) + 1)
-                    rows += [
-                        FaceRow(number, time_s, ids[t.id], t.box, t.probs.copy(), is_analyzed and not t.missed)
-                        for t in tracks
-                    ]
-                    captions = [f"#{ids[track.id]} {caption(track.face)}" for track in tracks]
-                    annotated = draw_faces(bgr, [track.face for track in tracks], captions, settings.show_probs)
-                    writer.write(annotated, frame)
+                    writer.write(labeller.label(bgr, number, time_s), frame)
                     number += 1
                     if number % TRIM_EVERY_FRAMES == 0:
                         _return_freed_memory()
@@ -313,7 +295,36 @@ def _annotate(pipeline, container, destination, settings, limits, on_progress, p
     if on_progress:
         on_progress(Progress(number, max(number, info.frames), time.perf_counter() - started))
     audio_kept = audio is not None and audio.ok
-    return VideoAnalysis(info, rows, number, analyzed, every, audio_kept, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return VideoAnalysis(info, labeller.rows, number, labeller.analyzed, labeller.every, audio_kept, elapsed)
+
+
+class _Labeller:
+    """The faces of each frame: analysed on every `every`-th frame and followed by the tracker between,
+    numbered 1, 2, ... as they are confirmed, kept as rows and drawn."""
+
+    def __init__(self, pipeline: EmotionPipeline, settings: VideoSettings, every: int):
+        self.pipeline, self.settings, self.every = pipeline, settings, every
+        self.detector_settings = settings.detector_settings()
+        self.tracker = FaceTracker(settings.smoothing, settings.grace_seconds, settings.iou_threshold)
+        self.rows: list[FaceRow] = []
+        self.analyzed: list[int] = []  # the numbers of the frames the model ran on
+        self.ids: dict[int, int] = {}  # tracker's id -> the face's number in the output
+
+    def label(self, bgr: np.ndarray, number: int, time_s: float) -> np.ndarray:
+        """Frame `number`, at `time_s` from the first, annotated."""
+        is_analyzed = number % self.every == 0
+        if is_analyzed:
+            self.tracker.update(self.pipeline.analyze(bgr, self.detector_settings), time_s)
+            self.analyzed.append(number)
+        tracks = [track for track in self.tracker.visible() if track.hits >= self.settings.confirm_after]
+        for track in tracks:
+            self.ids.setdefault(track.id, len(self.ids) + 1)
+        self.rows += [
+            FaceRow(number, time_s, self.ids[t.id], t.box, t.probs.copy(), is_analyzed and not t.missed) for t in tracks
+        ]
+        captions = [f"#{self.ids[track.id]} {caption(track.face)}" for track in tracks]
+        return draw_faces(bgr, [track.face for track in tracks], captions, self.settings.show_probs)
 
 
 class _Writer:
