@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -57,22 +58,7 @@ SIZE_BANDS = {"under 8.5%": (0.0, 0.085), "8.5-15%": (0.085, 0.15), "15-30%": (0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["tune", "holdout", "all"], default="tune")
-    parser.add_argument("--faces", type=Path, default=ROOT.parent / "shared" / "fer2013" / "test")
-    parser.add_argument("--pictures", nargs="*", help="face-free pictures (default: scikit-image's)")
-    parser.add_argument("--frames", type=int, default=200, help="face frames, and as many face-free frames")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--setup", choices=["photo", "video"], default="photo")
-    parser.add_argument("--fer-python", help="also run the fer package from this virtualenv's python")
-    parser.add_argument(
-        "--proposals",
-        action="store_true",
-        help="also count the faces the cascades proposed any box for (searches twice)",
-    )
-    args = parser.parse_args()
-
+    args = _arguments()
     from fer_core.classifier import DEFAULT_MODEL, fast_model
     from fer_core.live import LiveSettings
     from fer_core.pipeline import EmotionPipeline
@@ -99,80 +85,135 @@ def main() -> None:
     square_accuracy = float(np.mean([EMOTIONS.index(face.label) for faces in squares for face in faces] == truth))
 
     pipeline.analyze(face_frames[0].image, settings)  # warm up
-    found = correct = total = extra = 0
-    searched = [0, 0]  # faces of the size the set-up searches for: found, all
-    ms: list[float] = []
-    by_kind: dict[str, list[int]] = {}
-    by_size = {band: [0, 0] for band in SIZE_BANDS}  # found, all
+    tally = _face_frames(pipeline, settings, face_frames, least)
+    proposed = _proposed(pipeline, settings, face_frames) if args.proposals else None
+    free = [_timed(pipeline, frame.image, settings) for frame in _progress(free_frames, "face-free frames")]
+    ms = tally.ms + [took for took, _ in free]
+    fer_rows = _fer_figures(args.fer_python, face_frames, free_frames, least) if args.fer_python else None
+
+    total, n_free = tally.total, len(free_frames)
+    e2e = tally.correct / total
+    rows = [("detection rate", f"{tally.found / total:.1%}")]
+    if least:
+        rows.append((f"detection rate, faces from {least:.0%} of the shorter side", _share(tally.searched)))
+    if proposed is not None:
+        rows.append(("faces with any cascade box, before the verifier", f"{proposed / total:.1%}"))
+    rows += [
+        (f"detection rate, {kind} background", _share(counts, faces=True))
+        for kind, counts in sorted(tally.by_kind.items())
+    ]
+    rows += [
+        (f"detection rate, faces of {band} of the shorter side", _share(counts, faces=True))
+        for band, counts in tally.by_size.items()
+        if counts[1]
+    ]
+    rows += [
+        ("face-free frames with a phantom face", f"{np.mean([bool(result) for _, result in free]):.1%}"),
+        ("phantom faces per face-free frame", f"{sum(len(result) for _, result in free) / n_free:.2f}"),
+        ("boxes on no face, per face frame", f"{tally.extra / len(face_frames):.2f}"),
+        ("crop accuracy (48x48 faces)", f"{crop_accuracy:.1%}"),
+        ("accuracy on each face's true square cut from its frame", f"{square_accuracy:.1%}"),
+        ("end-to-end accuracy (missed = wrong)", f"{e2e:.1%}"),
+        ("end-to-end / crop accuracy", f"{e2e / crop_accuracy:.2f}"),
+        ("ms per frame, mean / p50 / p95", _ms(ms)),
+    ]
+    frames = f"{len(face_frames)} face frames ({total} faces), {n_free} face-free frames"
+    print(f"split {args.split}, {args.setup} set-up: {frames}")
+    _print_table(rows)
+    if fer_rows:
+        print("\nthe fer package on the same frames")
+        _print_table(fer_rows)
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=["tune", "holdout", "all"], default="tune")
+    parser.add_argument("--faces", type=Path, default=ROOT.parent / "shared" / "fer2013" / "test")
+    parser.add_argument("--pictures", nargs="*", help="face-free pictures (default: scikit-image's)")
+    parser.add_argument("--frames", type=int, default=200, help="face frames, and as many face-free frames")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--setup", choices=["photo", "video"], default="photo")
+    parser.add_argument("--fer-python", help="also run the fer package from this virtualenv's python")
+    parser.add_argument(
+        "--proposals",
+        action="store_true",
+        help="also count the faces the cascades proposed any box for (searches twice)",
+    )
+    return parser.parse_args()
+
+
+@dataclass
+class Tally:
+    """The labelled faces of the face frames: found, read right, and found by background and by size."""
+
+    total: int = 0
+    found: int = 0
+    correct: int = 0  # found and read right
+    extra: int = 0  # boxes on no face
+    searched: list[int] = field(default_factory=lambda: [0, 0])  # faces of the size searched for: found, all
+    by_kind: dict[str, list[int]] = field(default_factory=dict)  # background: found, all
+    by_size: dict[str, list[int]] = field(default_factory=lambda: {band: [0, 0] for band in SIZE_BANDS})
+    ms: list[float] = field(default_factory=list)
+
+
+def _face_frames(pipeline, settings, face_frames, least: float) -> Tally:
+    """Each frame through the pipeline, each found box matched to one labelled face (a face counts once)."""
+    tally = Tally()
     for frame in _progress(face_frames, "face frames"):
-        started = time.perf_counter()
-        result = pipeline.analyze(frame.image, settings)
-        ms.append(1000 * (time.perf_counter() - started))
+        took, result = _timed(pipeline, frame.image, settings)
+        tally.ms.append(took)
         used = set()
         short = min(frame.image.shape[:2])
         for truth_box, label in zip(frame.boxes, frame.labels):
-            total += 1
             hit = next((i for i, f in enumerate(result) if i not in used and matches(f.box, truth_box)), None)
-            stats = by_kind.setdefault(frame.kind, [0, 0])
-            stats[1] += 1
             band = next(name for name, (low, high) in SIZE_BANDS.items() if low <= truth_box[2] / short < high)
-            by_size[band][1] += 1
-            by_size[band][0] += hit is not None
+            counts = [tally.by_kind.setdefault(frame.kind, [0, 0]), tally.by_size[band]]
             if truth_box[2] >= least * short:
-                searched[0] += hit is not None
-                searched[1] += 1
+                counts.append(tally.searched)
+            for found_all in counts:
+                found_all[0] += hit is not None
+                found_all[1] += 1
+            tally.total += 1
             if hit is not None:
                 used.add(hit)
-                found += 1
-                stats[0] += 1
-                correct += EMOTIONS.index(result[hit].label) == label
-        extra += len(result) - len(used)
-    # the cascades' share: faces with any proposed box at all, before the verifier (not timed)
+                tally.found += 1
+                tally.correct += EMOTIONS.index(result[hit].label) == label
+        tally.extra += len(result) - len(used)
+    return tally
+
+
+def _proposed(pipeline, settings, face_frames) -> int:
+    """The cascades' share: faces with any proposed box at all, before the verifier (not timed)."""
     proposed = 0
-    for frame in face_frames if args.proposals else []:
+    for frame in face_frames:
         gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
         boxes = [p.box for p in pipeline.detector.proposals.propose(gray, settings or pipeline.detector.settings)]
         proposed += sum(any(matches(box, truth) for box in boxes) for truth in frame.boxes)
-    phantoms, with_phantom = 0, 0
-    for frame in _progress(free_frames, "face-free frames"):
-        started = time.perf_counter()
-        result = pipeline.analyze(frame.image, settings)
-        ms.append(1000 * (time.perf_counter() - started))
-        phantoms += len(result)
-        with_phantom += bool(result)
+    return proposed
 
-    fer_row = _fer_figures(args.fer_python, face_frames, free_frames, least) if args.fer_python else None
 
-    n_free = len(free_frames)
-    e2e = correct / total
-    frames = f"{len(face_frames)} face frames ({total} faces), {n_free} face-free frames"
-    print(f"split {args.split}, {args.setup} set-up: {frames}")
+def _timed(pipeline, image: np.ndarray, settings) -> tuple[float, list]:
+    """(ms, the faces found) of one frame through the pipeline."""
+    started = time.perf_counter()
+    result = pipeline.analyze(image, settings)
+    return 1000 * (time.perf_counter() - started), result
+
+
+def _share(found_all: list[int], faces: bool = False) -> str:
+    found, count = found_all
+    return f"{found / count:.1%}" + (f" ({count} faces)" if faces else "")
+
+
+def _ms(ms: list[float]) -> str:
+    return f"{np.mean(ms):.1f} / {np.median(ms):.1f} / {np.percentile(ms, 95):.1f}"
+
+
+def _print_table(rows: list[tuple[str, str]]) -> None:
     print("| measure | value |")
     print("|---|---:|")
-    print(f"| detection rate | {found / total:.1%} |")
-    if least:
-        print(f"| detection rate, faces from {least:.0%} of the shorter side | {searched[0] / searched[1]:.1%} |")
-    if args.proposals:
-        print(f"| faces with any cascade box, before the verifier | {proposed / total:.1%} |")
-    for kind, (hit, count) in sorted(by_kind.items()):
-        print(f"| detection rate, {kind} background | {hit / count:.1%} ({count} faces) |")
-    for band, (hit, count) in by_size.items():
-        if count:
-            print(f"| detection rate, faces of {band} of the shorter side | {hit / count:.1%} ({count} faces) |")
-    print(f"| face-free frames with a phantom face | {with_phantom / n_free:.1%} |")
-    print(f"| phantom faces per face-free frame | {phantoms / n_free:.2f} |")
-    print(f"| boxes on no face, per face frame | {extra / len(face_frames):.2f} |")
-    print(f"| crop accuracy (48x48 faces) | {crop_accuracy:.1%} |")
-    print(f"| accuracy on each face's true square cut from its frame | {square_accuracy:.1%} |")
-    print(f"| end-to-end accuracy (missed = wrong) | {e2e:.1%} |")
-    print(f"| end-to-end / crop accuracy | {e2e / crop_accuracy:.2f} |")
-    print(f"| ms per frame, mean / p50 / p95 | {np.mean(ms):.1f} / {np.median(ms):.1f} / {np.percentile(ms, 95):.1f} |")
-    if fer_row:
-        print("\nthe fer package on the same frames")
-        print("| measure | value |")
-        print("|---|---:|")
-        for name, value in fer_row:
-            print(f"| {name} | {value} |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
 
 
 def _progress(items: list, what: str):
@@ -218,7 +259,7 @@ def _fer_figures(python: str, face_frames, free_frames, least: float) -> list[tu
     rows += [
         ("face-free frames with a phantom face", f"{np.mean([bool(boxes) for _, boxes in runs]):.1%}"),
         ("phantom faces per face-free frame", f"{np.mean([len(boxes) for _, boxes in runs]):.2f}"),
-        ("ms per frame, mean / p50 / p95", f"{np.mean(ms):.1f} / {np.median(ms):.1f} / {np.percentile(ms, 95):.1f}"),
+        ("ms per frame, mean / p50 / p95", _ms(ms)),
     ]
     return rows
 
