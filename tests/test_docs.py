@@ -1,0 +1,31 @@
+"""The README and the records in docs/: what they link to is there."""
+
+import re
+
+import pytest
+
+from tests.conftest import ROOT
+
+DOCUMENTS = ["README.md", *sorted(str(path.relative_to(ROOT)) for path in (ROOT / "docs").glob("*.md"))]
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_every_link_to_a_file_or_a_heading_of_the_project_is_there(document):
+    path = ROOT / document
+    text = path.read_text()
+    targets = re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r'src="([^"]+)"', text)
+    anchors = {_anchor(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+    missing = []
+    for target in targets:
+        if re.match(r"[a-z]+:", target):  # a web address
+            continue
+        if target.startswith("#"):
+            missing += [] if target[1:] in anchors else [target]
+        elif not (path.parent / target.split("#")[0]).exists():
+            missing.append(target)
+    assert targets and missing == []
