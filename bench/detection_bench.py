@@ -147,14 +147,20 @@ def _arguments() -> argparse.Namespace:
 class Tally:
     """The labelled faces of the face frames: found, read right, and found by background and by size."""
 
-    total: int = 0
-    found: int = 0
     correct: int = 0  # found and read right
     extra: int = 0  # boxes on no face
     searched: list[int] = field(default_factory=lambda: [0, 0])  # faces of the size searched for: found, all
     by_kind: dict[str, list[int]] = field(default_factory=dict)  # background: found, all
     by_size: dict[str, list[int]] = field(default_factory=lambda: {band: [0, 0] for band in SIZE_BANDS})
     ms: list[float] = field(default_factory=list)
+
+    @property
+    def found(self) -> int:
+        return sum(found for found, _ in self.by_size.values())  # every face has one size band
+
+    @property
+    def total(self) -> int:
+        return sum(count for _, count in self.by_size.values())
 
 
 def _face_frames(pipeline, settings, face_frames, least: float) -> Tally:
@@ -174,10 +180,8 @@ def _face_frames(pipeline, settings, face_frames, least: float) -> Tally:
             for found_all in counts:
                 found_all[0] += hit is not None
                 found_all[1] += 1
-            tally.total += 1
             if hit is not None:
                 used.add(hit)
-                tally.found += 1
                 tally.correct += EMOTIONS.index(result[hit].label) == label
         tally.extra += len(result) - len(used)
     return tally

@@ -19,13 +19,13 @@ def test_every_link_to_a_file_or_a_heading_of_the_project_is_there(document):
     path = ROOT / document
     text = path.read_text()
     targets = re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r'src="([^"]+)"', text)
-    anchors = {_anchor(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+    anchors = {_anchor(heading) for heading in re.findall(r"^#{1,6} (.+)$", text, re.MULTILINE)}
     missing = []
     for target in targets:
         if re.match(r"[a-z]+:", target):  # a web address
             continue
-        if target.startswith("#"):
-            missing += [] if target[1:] in anchors else [target]
-        elif not (path.parent / target.split("#")[0]).exists():
+        if target.startswith("#") and target[1:] not in anchors:
+            missing.append(target)
+        elif not target.startswith("#") and not (path.parent / target.split("#")[0]).exists():
             missing.append(target)
     assert targets and missing == []
