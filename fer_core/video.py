@@ -22,7 +22,7 @@ import ctypes
 import ctypes.util
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -248,6 +248,7 @@ def _annotate(pipeline, container, destination, settings, limits, on_progress, p
     source_audio = container.streams.audio[0] if container.streams.audio else None
     info = _info(container, source_video, source_audio, limits)  # its rotation is read from the first frame
     labeller = _Labeller(pipeline, settings, settings.every(info.fps))
+    report = _Reporter(on_progress, progress_every_s, started)
     try:
         output = av.open(destination if not isinstance(destination, Path) else str(destination), "w", format="mp4")
     except (av.FFmpegError, OSError) as error:
@@ -255,48 +256,66 @@ def _annotate(pipeline, container, destination, settings, limits, on_progress, p
     with output:
         writer = _Writer(output, source_video, settings)
         audio = _AudioCopy.open(output, source_audio)
-        streams = [source_video] + ([source_audio] if audio else [])
-        number, first_time, last_report = 0, 0.0, float("-inf")
-        try:
-            for packet in container.demux(streams):
-                if packet.stream is source_audio:
-                    audio.mux(packet)
-                    continue
-                for frame in packet.decode():
-                    if number == 0:
-                        info = _with_rotation(info, frame)
-                        writer.start(info.width, info.height)
-                        if audio:
-                            audio.start()
-                        first_time = float(frame.time or 0.0)
-                    bgr = _upright(frame.to_ndarray(format="bgr24"), info.rotation)
-                    if bgr.shape[:2] != (info.height, info.width):
-                        raise VideoError("the picture size changes within the video; this app needs one size")
-                    time_s = float(frame.time) - first_time if frame.time is not None else number / info.fps
-                    if time_s > 60 * limits.max_minutes:
-                        raise VideoError(f"the video is longer than {limits.max_minutes:g} minutes")
-                    writer.write(labeller.label(bgr, number, time_s), frame)
-                    number += 1
-                    if number % TRIM_EVERY_FRAMES == 0:
-                        _return_freed_memory()
-                    now = time.perf_counter()
-                    if on_progress and now - last_report >= progress_every_s:
-                        last_report = now
-                        on_progress(Progress(number, info.frames, now - started))
-        except av.FFmpegError as error:
+        number, first_time = 0, 0.0
+        for frame in _video_frames(container, source_video, audio):
             if number == 0:
-                raise VideoError(f"the video is damaged or truncated ({_reason(error)})") from error
-            # A clip cut short (an interrupted upload or recording): keep what was decoded.
+                info = _with_rotation(info, frame)
+                writer.start(info.width, info.height)
+                if audio:
+                    audio.start()
+                first_time = float(frame.time or 0.0)
+            time_s = float(frame.time) - first_time if frame.time is not None else number / info.fps
+            if time_s > 60 * limits.max_minutes:
+                raise VideoError(f"the video is longer than {limits.max_minutes:g} minutes")
+            writer.write(labeller.label(_upright(frame, info), number, time_s), frame)
+            number += 1
+            if number % TRIM_EVERY_FRAMES == 0:
+                _return_freed_memory()
+            report(number, info.frames)
         if number == 0:
             raise VideoError("the video has no frames")
         if audio:
             audio.close()
         writer.close()
-    if on_progress:
-        on_progress(Progress(number, max(number, info.frames), time.perf_counter() - started))
+    report(number, max(number, info.frames), last=True)
     audio_kept = audio is not None and audio.ok
     elapsed = time.perf_counter() - started
     return VideoAnalysis(info, labeller.rows, number, labeller.analyzed, labeller.every, audio_kept, elapsed)
+
+
+def _video_frames(container, source_video, audio: _AudioCopy | None) -> Iterator[av.VideoFrame]:
+    """The video's frames in order, the audio packets met on the way handed to `audio`.
+
+    A clip cut short (an interrupted upload or recording) ends at its last good frame; one that
+    breaks before its first frame is refused.
+    """
+    streams = [source_video] + ([audio.source] if audio else [])
+    decoded = 0
+    try:
+        for packet in container.demux(streams):
+            if packet.stream is not source_video:
+                audio.mux(packet)
+                continue
+            for frame in packet.decode():
+                decoded += 1
+                yield frame
+    except av.FFmpegError as error:
+        if decoded == 0:
+            raise VideoError(f"the video is damaged or truncated ({_reason(error)})") from error
+
+
+class _Reporter:
+    """Calls `on_progress` about every `every_s` seconds, and on the last call whatever the time."""
+
+    def __init__(self, on_progress: ProgressCallback | None, every_s: float, started: float):
+        self.on_progress, self.every_s, self.started = on_progress, every_s, started
+        self.last = float("-inf")
+
+    def __call__(self, frames_done: int, frames_total: int, last: bool = False) -> None:
+        now = time.perf_counter()
+        if self.on_progress and (last or now - self.last >= self.every_s):
+            self.last = now
+            self.on_progress(Progress(frames_done, frames_total, now - self.started))
 
 
 class _Labeller:
@@ -356,10 +375,16 @@ class _Writer:
             pts = max(source.pts - self.first_pts, self.last_pts + 1)
         frame.pts, frame.time_base = pts, self.time_base
         self.last_pts = pts
-        self.output.mux(self.stream.encode(frame))
+        self._mux(frame)
 
     def close(self) -> None:
-        self.output.mux(self.stream.encode(None))
+        self._mux(None)  # flush the encoder
+
+    def _mux(self, frame: av.VideoFrame | None) -> None:
+        try:
+            self.output.mux(self.stream.encode(frame))
+        except av.FFmpegError as error:
+            raise VideoError(f"cannot write the annotated video ({_reason(error)})") from error
 
 
 class _AudioCopy:
@@ -485,8 +510,14 @@ def _return_freed_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-def _upright(bgr: np.ndarray, rotation: int) -> np.ndarray:
-    return np.rot90(bgr, k=rotation // 90) if rotation else bgr
+def _upright(frame: av.VideoFrame, info: VideoInfo) -> np.ndarray:
+    """The frame's picture (BGR) turned upright; VideoError if its size is not the first frame's."""
+    bgr = frame.to_ndarray(format="bgr24")
+    if info.rotation:
+        bgr = np.rot90(bgr, k=info.rotation // 90)
+    if bgr.shape[:2] != (info.height, info.width):
+        raise VideoError("the picture size changes within the video; this app needs one size")
+    return bgr
 
 
 def _even(n: int) -> int:

@@ -132,6 +132,18 @@ def test_writing_to_memory_leaves_no_file(pipeline, clip):
         assert sum(1 for _ in container.decode(video=0)) == count
 
 
+@pytest.mark.parametrize("container_format", ["matroska", "mpegts"])
+def test_a_clip_cut_short_keeps_the_frames_before_the_cut(container_format, pipeline):
+    whole = io.BytesIO()
+    count = face_clip(whole, 320, 240, fps=10, seconds=3.0, container_format=container_format)
+    data = whole.getvalue()
+    cut, out = io.BytesIO(data[: len(data) * 6 // 10]), io.BytesIO()  # as an interrupted recording leaves it
+    analysis = analyze_video(pipeline, cut, out)
+    assert 0 < analysis.frames < count
+    with av.open(io.BytesIO(out.getvalue())) as container:
+        assert sum(1 for _ in container.decode(video=0)) == analysis.frames
+
+
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     return hostile_videos(tmp_path_factory.mktemp("hostile"))
