@@ -328,7 +328,6 @@ def load_teacher(paths: tuple[str, ...]):
 def train(config: RecipeConfig, log=print) -> Path:
     """Train one network with the recipe (distilled from `config.teacher` when it names models)."""
     import keras
-    from keras import layers
 
     from fer_core.architecture import build_vgg
     from fer_core.training import fit_progress
@@ -345,16 +344,7 @@ def train(config: RecipeConfig, log=print) -> Path:
     net = build_vgg(tuple(config.widths), config.convs_per_block)
     if config.init_from:
         net.set_weights(keras.models.load_model(config.init_from, compile=False, safe_mode=True).get_weights())
-    inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")  # faces augmented on the host
-    if config.teacher:
-        teacher = load_teacher(config.teacher)
-        outputs = layers.Concatenate(name="student_and_teacher")([net(inputs), teacher(inputs)])
-        loss, metrics = distillation_loss(config), [student_accuracy]
-    else:
-        outputs = net(inputs)
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-        metrics = ["accuracy"]
-    trainer = keras.Model(inputs, outputs, name="trainer")
+    trainer, loss, metrics = _trainer(net, config)
     batches = _py_dataset(AugmentedFaces(x_train, one_hot[y_train], config), workers=config.workers)
     history: list[dict] = []
 
@@ -396,6 +386,27 @@ def train(config: RecipeConfig, log=print) -> Path:
         verbose=verbose,
     )
     seconds = time.perf_counter() - started
+    out = _write_run(config, net, history, seconds, started_at)
+    log(f"{config.out}: done in {seconds:.0f} s")
+    return out
+
+
+def _trainer(net, config: RecipeConfig):
+    """(model to fit, loss, metrics): the network alone, or beside the frozen teacher it is distilled from."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")  # faces augmented on the host
+    if config.teacher:
+        teacher = load_teacher(config.teacher)
+        outputs = layers.Concatenate(name="student_and_teacher")([net(inputs), teacher(inputs)])
+        return keras.Model(inputs, outputs, name="trainer"), distillation_loss(config), [student_accuracy]
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    return keras.Model(inputs, net(inputs), name="trainer"), loss, ["accuracy"]
+
+
+def _write_run(config: RecipeConfig, net, history: list[dict], seconds: float, started_at: str) -> Path:
+    """The trained network, its per-epoch history and the run's settings, in `config.out`."""
     # Compile-free copy of the bare network: the same input contract as every project model.
     # (fit() has already swapped the EMA weights in.)
     out = Path(config.out)
@@ -411,7 +422,6 @@ def train(config: RecipeConfig, log=print) -> Path:
     run = {"config": asdict(config), "training_seconds": round(seconds, 1), "backend": _device(), "started": started_at}
     run["epochs_before"] = len(earlier)
     (out / "recipe.json").write_text(json.dumps(run, indent=1) + "\n")
-    log(f"{config.out}: done in {seconds:.0f} s")
     return out
 
 

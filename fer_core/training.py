@@ -282,21 +282,7 @@ def train(config: TrainConfig, strategy=None, log=print) -> Path | None:
         raise ValueError(f"{files.dir} holds a run on other data; pick another --work-dir")
     finished = state.get("stopped_early") or state.get("epoch", 0) >= config.epochs
     with strategy.scope():
-        if state and files.checkpoint.exists():
-            log(f"resuming from epoch {state['epoch']} (checkpoint {files.checkpoint})")
-            model = keras.models.load_model(files.checkpoint)
-            planned = state["config"].get("epochs")
-            if planned != config.epochs and not finished:
-                log(f"epoch budget changed from {planned} to {config.epochs}: the learning-rate schedule is re-planned")
-                _replan_schedule(model, config, steps)
-                state["config"]["epochs"] = config.epochs
-        else:
-            state = {"config": asdict(config), "started": datetime.now(timezone.utc).isoformat(), "epoch": 0}
-            model = ARCHITECTURES[config.architecture]()
-            if config.init_from:
-                log(f"starting from the weights of {config.init_from}")
-                model.set_weights(keras.models.load_model(config.init_from, compile=False).get_weights())
-            _compile(model, config, steps)
+        model, state = _resumed_or_new(config, files, state, steps, finished, log)
     state["distribution"] = {"strategy": type(strategy).__name__, "replicas": replicas}
     if config.steps_per_epoch:
         train_ds = train_ds.repeat()
@@ -326,6 +312,30 @@ def train(config: TrainConfig, strategy=None, log=print) -> Path | None:
     if not chief:
         return None
     return write_artifacts(config, files, train_set, val_set, log)
+
+
+def _resumed_or_new(config: TrainConfig, files: _RunFiles, state: dict, steps: int, finished: bool, log):
+    """The model and run state to go on from: the checkpoint's when there is one, else a new compiled model."""
+    import keras
+
+    from fer_core.architecture import ARCHITECTURES
+
+    if state and files.checkpoint.exists():
+        log(f"resuming from epoch {state['epoch']} (checkpoint {files.checkpoint})")
+        model = keras.models.load_model(files.checkpoint)
+        planned = state["config"].get("epochs")
+        if planned != config.epochs and not finished:
+            log(f"epoch budget changed from {planned} to {config.epochs}: the learning-rate schedule is re-planned")
+            _replan_schedule(model, config, steps)
+            state["config"]["epochs"] = config.epochs
+        return model, state
+    state = {"config": asdict(config), "started": datetime.now(timezone.utc).isoformat(), "epoch": 0}
+    model = ARCHITECTURES[config.architecture]()
+    if config.init_from:
+        log(f"starting from the weights of {config.init_from}")
+        model.set_weights(keras.models.load_model(config.init_from, compile=False).get_weights())
+    _compile(model, config, steps)
+    return model, state
 
 
 def write_artifacts(
