@@ -24,14 +24,15 @@ rates are then also given for the faces of that size). With `--fer-python` (the 
 virtualenv: see `pipeline_vs_fer.py`) the same frames also go through `fer`, and its detection rate,
 phantom faces and ms per frame are printed beside this pipeline's.
 
-Printed: detection rate (a face counts as found when a box's centre lies in it and the box is 0.5x
-to 2x its size), also by background and by the face's size (under 8.5%, 8.5-15%, 15-30%, 30% and
-over of the frame's shorter side), and, with `--proposals`, the share of faces the cascades proposed
-any box for (a second search of every frame, which doubles the run's time), phantom faces per
-face-free frame and the share of face-free frames with one, boxes matching no face in face frames,
-the classifier's accuracy on the faces as 48x48 crops and on each face's true square cut back out
-of its frame (the best a box could do), the end-to-end accuracy (the found box's label; a missed
-face counts as wrong) and its ratio to the crop accuracy, and ms per frame (detection + classification).
+Printed (the main shares with their counts, so that runs can be pooled): detection rate (a face
+counts as found when a box's centre lies in it and the box is 0.5x to 2x its size), also by background
+and by the face's size (under 8.5%, 8.5-15%, 15-30%, 30% and over of the frame's shorter side), and,
+with `--proposals`, the share of faces the cascades proposed any box for (a second search of every
+frame, which doubles the run's time), phantom faces per face-free frame and the share of face-free
+frames with one, boxes matching no face in face frames, the classifier's accuracy on the faces as
+48x48 crops and on each face's true square cut back out of its frame (the best a box could do), the
+end-to-end accuracy (the found box's label; a missed face counts as wrong) and its ratio to the crop
+accuracy, and ms per frame (detection + classification).
 While it runs, a line on stderr after each tenth of the frames says how far it is and the time left.
 """
 
@@ -79,7 +80,7 @@ def main() -> None:
     least = settings.min_face_fraction if settings else 0.0  # the smallest face the set-up searches for
     crops = np.stack([c for f in face_frames for c in f.faces])[..., None]
     truth = np.array([label for f in face_frames for label in f.labels])
-    crop_accuracy = float(np.mean(np.argmax(pipeline.classifier.predict_batch(crops), 1) == truth))
+    crops_right = int(np.sum(np.argmax(pipeline.classifier.predict_batch(crops), 1) == truth))
     # the best any box could do: each face's own square cut back out of its frame (faded edges, cuts and all)
     squares = [pipeline.classify_boxes(f.image, f.boxes) for f in face_frames]
     square_accuracy = float(np.mean([EMOTIONS.index(face.label) for faces in squares for face in faces] == truth))
@@ -92,8 +93,7 @@ def main() -> None:
     fer_rows = _fer_figures(args.fer_python, face_frames, free_frames, least) if args.fer_python else None
 
     total, n_free = tally.total, len(free_frames)
-    e2e = tally.correct / total
-    rows = [("detection rate", f"{tally.found / total:.1%}")]
+    rows = [("detection rate", _of(tally.found, total))]
     if least:
         rows.append((f"detection rate, faces from {least:.0%} of the shorter side", _share(tally.searched)))
     if proposed is not None:
@@ -108,13 +108,13 @@ def main() -> None:
         if counts[1]
     ]
     rows += [
-        ("face-free frames with a phantom face", f"{np.mean([bool(result) for _, result in free]):.1%}"),
+        ("face-free frames with a phantom face", _of(sum(bool(result) for _, result in free), n_free)),
         ("phantom faces per face-free frame", f"{sum(len(result) for _, result in free) / n_free:.2f}"),
         ("boxes on no face, per face frame", f"{tally.extra / len(face_frames):.2f}"),
-        ("crop accuracy (48x48 faces)", f"{crop_accuracy:.1%}"),
+        ("crop accuracy (48x48 faces)", _of(crops_right, total)),
         ("accuracy on each face's true square cut from its frame", f"{square_accuracy:.1%}"),
-        ("end-to-end accuracy (missed = wrong)", f"{e2e:.1%}"),
-        ("end-to-end / crop accuracy", f"{e2e / crop_accuracy:.2f}"),
+        ("end-to-end accuracy (missed = wrong)", _of(tally.correct, total)),
+        ("end-to-end / crop accuracy", f"{tally.correct / crops_right:.3f}"),
         ("ms per frame, mean / p50 / p95", _ms(ms)),
     ]
     frames = f"{len(face_frames)} face frames ({total} faces), {n_free} face-free frames"
@@ -202,6 +202,11 @@ def _timed(pipeline, image: np.ndarray, settings) -> tuple[float, list]:
     started = time.perf_counter()
     result = pipeline.analyze(image, settings)
     return 1000 * (time.perf_counter() - started), result
+
+
+def _of(part: int, whole: int) -> str:
+    """A share with its counts, so that samples can be pooled exactly: '93.6% (733 of 783)'."""
+    return f"{part / whole:.1%} ({part} of {whole})"
 
 
 def _share(found_all: list[int], faces: bool = False) -> str:
