@@ -24,7 +24,7 @@ rates are then also given for the faces of that size). With `--fer-python` (the 
 virtualenv: see `pipeline_vs_fer.py`) the same frames also go through `fer`, and its detection rate,
 phantom faces and ms per frame are printed beside this pipeline's.
 
-Printed (the main shares with their counts, so that runs can be pooled): detection rate (a face
+Printed (every share with its counts, so that runs can be pooled): detection rate (a face
 counts as found when a box's centre lies in it and the box is 0.5x to 2x its size), also by background
 and by the face's size (under 8.5%, 8.5-15%, 15-30%, 30% and over of the frame's shorter side), and,
 with `--proposals`, the share of faces the cascades proposed any box for (a second search of every
@@ -83,7 +83,7 @@ def main() -> None:
     crops_right = int(np.sum(np.argmax(pipeline.classifier.predict_batch(crops), 1) == truth))
     # the best any box could do: each face's own square cut back out of its frame (faded edges, cuts and all)
     squares = [pipeline.classify_boxes(f.image, f.boxes) for f in face_frames]
-    square_accuracy = float(np.mean([EMOTIONS.index(face.label) for faces in squares for face in faces] == truth))
+    squares_right = int(np.sum([EMOTIONS.index(face.label) for faces in squares for face in faces] == truth))
 
     pipeline.analyze(face_frames[0].image, settings)  # warm up
     tally = _face_frames(pipeline, settings, face_frames, least)
@@ -95,15 +95,12 @@ def main() -> None:
     total, n_free = tally.total, len(free_frames)
     rows = [("detection rate", _of(tally.found, total))]
     if least:
-        rows.append((f"detection rate, faces from {least:.0%} of the shorter side", _share(tally.searched)))
+        rows.append((f"detection rate, faces from {least:.0%} of the shorter side", _of(*tally.searched)))
     if proposed is not None:
-        rows.append(("faces with any cascade box, before the verifier", f"{proposed / total:.1%}"))
+        rows.append(("faces with any cascade box, before the verifier", _of(proposed, total)))
+    rows += [(f"detection rate, {kind} background", _of(*counts)) for kind, counts in sorted(tally.by_kind.items())]
     rows += [
-        (f"detection rate, {kind} background", _share(counts, faces=True))
-        for kind, counts in sorted(tally.by_kind.items())
-    ]
-    rows += [
-        (f"detection rate, faces of {band} of the shorter side", _share(counts, faces=True))
+        (f"detection rate, faces of {band} of the shorter side", _of(*counts))
         for band, counts in tally.by_size.items()
         if counts[1]
     ]
@@ -112,7 +109,7 @@ def main() -> None:
         ("phantom faces per face-free frame", f"{sum(len(result) for _, result in free) / n_free:.2f}"),
         ("boxes on no face, per face frame", f"{tally.extra / len(face_frames):.2f}"),
         ("crop accuracy (48x48 faces)", _of(crops_right, total)),
-        ("accuracy on each face's true square cut from its frame", f"{square_accuracy:.1%}"),
+        ("accuracy on each face's true square cut from its frame", _of(squares_right, total)),
         ("end-to-end accuracy (missed = wrong)", _of(tally.correct, total)),
         ("end-to-end / crop accuracy", f"{tally.correct / crops_right:.3f}"),
         ("ms per frame, mean / p50 / p95", _ms(ms)),
@@ -209,11 +206,6 @@ def _of(part: int, whole: int) -> str:
     return f"{part / whole:.1%} ({part} of {whole})"
 
 
-def _share(found_all: list[int], faces: bool = False) -> str:
-    found, count = found_all
-    return f"{found / count:.1%}" + (f" ({count} faces)" if faces else "")
-
-
 def _ms(ms: list[float]) -> str:
     return f"{np.mean(ms):.1f} / {np.median(ms):.1f} / {np.percentile(ms, 95):.1f}"
 
@@ -262,11 +254,11 @@ def _fer_figures(python: str, face_frames, free_frames, least: float) -> list[tu
     runs = [fer.run(frame.image) for frame in free_frames]
     fer.close()
     ms += [took for took, _ in runs]
-    rows = [("version", fer.version), ("detection rate", f"{found[0] / found[1]:.1%}")]
+    rows = [("version", fer.version), ("detection rate", _of(found[0], found[1]))]
     if least:
-        rows.append((f"detection rate, faces from {least:.0%} of the shorter side", f"{found[2] / found[3]:.1%}"))
+        rows.append((f"detection rate, faces from {least:.0%} of the shorter side", _of(found[2], found[3])))
     rows += [
-        ("face-free frames with a phantom face", f"{np.mean([bool(boxes) for _, boxes in runs]):.1%}"),
+        ("face-free frames with a phantom face", _of(sum(bool(boxes) for _, boxes in runs), len(runs))),
         ("phantom faces per face-free frame", f"{np.mean([len(boxes) for _, boxes in runs]):.2f}"),
         ("ms per frame, mean / p50 / p95", _ms(ms)),
     ]
