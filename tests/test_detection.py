@@ -146,12 +146,12 @@ def test_a_tilted_head_is_found_by_the_turned_search(detector, astronaut_bgr, de
 
 
 def test_a_head_turned_too_far_for_the_frontal_cascades_is_found_by_the_profile_cascade(detector, fer2013):
-    """A FER2013 test face turned three-quarters to the right: the frontal cascades propose no box of it
-    (upright, mirror image too); the profile cascade, which finds heads turned left, does on the mirror image,
-    and the box passes the verifier with the profile cascade's margin."""
+    """A FER2013 test face, a smiling head turned three-quarters to the right and tilted: the frontal cascades
+    propose no box of it (upright, mirror image too); the profile cascade, which finds heads turned left, does
+    on the mirror image, and the box passes the verifier with the profile cascade's margin."""
     from fer_core.synthetic import matches
 
-    face = cv2.imread(str(fer2013 / "test" / "neutral" / "PublicTest_86522152.jpg"), cv2.IMREAD_GRAYSCALE)
+    face = cv2.imread(str(fer2013 / "test" / "happy" / "PublicTest_92799343.jpg"), cv2.IMREAD_GRAYSCALE)
     frame = np.full((480, 640), 150, np.uint8)
     frame[140:260, 220:340] = cv2.resize(face, (120, 120), interpolation=cv2.INTER_CUBIC)
     truth = (220, 140, 120, 120)
@@ -182,4 +182,16 @@ def test_of_nested_boxes_the_better_checked_is_the_face():
     assert _faces([(7.0, face), (9.0, eye)], 6.0) == [eye], "the better checked stays, whichever is inside"
     assert _faces([(9.0, face), (5.0, head)], 6.0) == [face]
     apart = (400, 100, 80, 80)
-    assert _faces([(9.0, face), (7.0, apart), (8.0, (105, 102, 78, 78))], 6.0) == [face, apart]
+    assert _faces([(9.0, face), (7.0, apart), (8.0, (104, 100, 80, 80))], 6.0) == [(102, 100, 80, 80), apart]
+
+
+def test_a_face_gets_the_median_place_and_size_of_the_boxes_on_it():
+    """Each search puts its box a little off the face in its own way: the face's box is the median of all the
+    boxes that overlap it, however each scored, not the best-scored one alone; boxes elsewhere play no part."""
+    from fer_core.detection import _faces
+
+    best = (112, 100, 80, 80)  # the best checked, off to the right
+    others = [(100, 98, 80, 80), (98, 102, 84, 84), (102, 100, 76, 76), (100, 104, 80, 80)]
+    elsewhere = (400, 100, 80, 80)
+    scored = [(9.0, best), (2.0, elsewhere)] + list(zip((5.0, 3.0, -1.0, 4.0), others))
+    assert _faces(scored, 6.0) == [(100, 100, 80, 80)]
