@@ -150,7 +150,7 @@ def _faces(scored: list[tuple[float, Box]], min_score: float) -> list[Box]:
     """The boxes that are faces, largest first, of boxes with their scores: each at least `min_score`, one
     box per face (the best scored of those overlapping), and of a box and a smaller one centred inside it,
     the better scored only (a whole head seen as a face around the face, or an eye and cheek seen as a
-    face inside it)."""
+    face inside it); each face given the median place and size of all the boxes on it (`_median_box`)."""
     kept: list[tuple[float, Box]] = []
     for score, box in sorted(scored, key=lambda pair: -pair[0]):
         if score >= min_score and not any(_same_face(box, other) for _, other in kept):
