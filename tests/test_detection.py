@@ -147,8 +147,8 @@ def test_a_tilted_head_is_found_by_the_turned_search(detector, astronaut_bgr, de
 
 def test_a_head_turned_too_far_for_the_frontal_cascades_is_found_by_the_profile_cascade(detector, fer2013):
     """A FER2013 test face, a smiling head turned three-quarters to the right and tilted: the frontal cascades
-    propose no box of it (upright, mirror image too); the profile cascade, which finds heads turned left, does
-    on the mirror image, and the box passes the verifier with the profile cascade's margin."""
+    propose no box that matches it (upright, mirror image too); the profile cascade, which finds heads turned
+    left, does on the mirror image, and the box passes the verifier with the profile cascade's margin."""
     from fer_core.synthetic import matches
 
     face = cv2.imread(str(fer2013 / "test" / "happy" / "PublicTest_92799343.jpg"), cv2.IMREAD_GRAYSCALE)
