@@ -16,7 +16,9 @@
 3. Check: a box reaches the user only if the face verifier (`face_verifier.py`, small networks
    trained on the cascades' boxes on FER2013 faces and on face-free pictures) scores it as a face,
    counting in how many cascade windows found it (a lone window needs a stronger word); a profile box
-   needs a little more (the verifier learned from the frontal cascades' boxes).
+   needs a little more (the verifier learned from the frontal cascades' boxes). A box scored a little under
+   the threshold gets a second look (`second_look.py`, the live emotion model's layers turned into a
+   face-or-not score) and passes if that says face (photos only: video frames find a face in the next).
 4. Merge: overlapping boxes of one face become one, the best-checked kept; of a box and a smaller one
    inside it (a whole head seen as a face around the face, or part of a face seen as a face inside
    it), the less well checked is dropped. The face kept gets the median place and size of all the boxes
@@ -34,6 +36,7 @@ import numpy as np
 
 from fer_core.face_verifier import VERIFIER_PATH, FaceVerifier
 from fer_core.paths import shown_path
+from fer_core.second_look import SECOND_LOOK_PATH, SecondLook
 
 Box = tuple[int, int, int, int]  # x, y, width, height in image pixels; may reach past the edge for a cut face
 
@@ -77,6 +80,11 @@ class DetectorSettings:
     # ... and this much more for a box of the profile cascade: the verifier learned from the frontal cascades'
     # boxes only (without the margin, profile boxes put a phantom in 2% of the benchmark's garage frames).
     profile_margin: float = 0.5
+    # Boxes scored under `min_face_score` but at least this get a second look (`second_look.py`) and pass if
+    # its log-odds are at least `second_look_min` (None: no second look). About one more face in 100 on the
+    # benchmark's frames, and no phantom more on any face-free set (`docs/detection.md`, *A second look*).
+    second_look_from: float | None = 2.0
+    second_look_min: float = 4.0
 
 
 def video_settings(min_neighbors: int, min_face_fraction: float, max_side: int) -> DetectorSettings:
@@ -97,6 +105,7 @@ def video_settings(min_neighbors: int, min_face_fraction: float, max_side: int) 
         tilts=(),
         close_ups_beside_faces=False,
         cascades_in_turn=True,
+        second_look_from=None,
     )
 
 
@@ -341,10 +350,11 @@ class FaceDetector:
     def __init__(self, settings: DetectorSettings = DetectorSettings()):
         self.settings = settings
         self.proposals = HaarProposals()
-        if not VERIFIER_PATH.is_file():
-            shown = shown_path(VERIFIER_PATH)
-            raise DetectorError(f"face verifier {shown} not found; restore it with `git checkout -- models/`")
+        for path in (VERIFIER_PATH, SECOND_LOOK_PATH):
+            if not path.is_file():
+                raise DetectorError(f"{shown_path(path)} not found; restore it with `git checkout -- models/`")
         self.verifier = FaceVerifier.load(VERIFIER_PATH)
+        self.second_look = SecondLook.load(SECOND_LOOK_PATH)
 
     def detect(self, image: np.ndarray, settings: DetectorSettings | None = None) -> list[Box]:
         """Boxes of the faces in `image` (BGR or grayscale), largest first."""
@@ -379,11 +389,18 @@ class FaceDetector:
     ) -> list[tuple[float, Box]]:
         """Each proposal's box with its score: the verifier's log-odds plus the log of the number of cascade
         windows behind it (a face is found by many windows at neighbouring places and sizes; a lone window
-        needs the verifier's stronger word), less `profile_margin` for a box of the profile cascade."""
+        needs the verifier's stronger word), less `profile_margin` for a box of the profile cascade; a box
+        scored a little under the threshold that the second look takes for a face is given the threshold."""
         boxes = [p.box for p in proposals]
         windows = np.log([p.windows for p in proposals])
         profile = np.array([p.cascade == "profile" for p in proposals], np.float64)
-        return list(zip(self.verifier.check(gray, boxes) + windows - settings.profile_margin * profile, boxes))
+        scores = self.verifier.check(gray, boxes) + windows - settings.profile_margin * profile
+        if settings.second_look_from is not None:
+            near = np.flatnonzero((scores >= settings.second_look_from) & (scores < settings.min_face_score))
+            if len(near):
+                looks = self.second_look.check(gray, [boxes[i] for i in near])
+                scores[near[looks >= settings.second_look_min]] = settings.min_face_score
+        return list(zip(scores, boxes))
 
     def detect_near(self, image: np.ndarray, boxes: list[Box], settings: DetectorSettings | None = None) -> list[Box]:
         """Faces near `boxes` only (a video's faces of the previous analysis): each box's region, twice its

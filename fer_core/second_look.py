@@ -1,0 +1,110 @@
+"""A second look at the boxes the face verifier nearly passed, by a network that knows faces well.
+
+The verifier (`face_verifier.py`) is small, so that it can score every box the cascades propose. Of
+the faces it still misses, a third get a box that scores just under the detector's threshold; so do
+a few boxes on face-free pictures. The live emotion model, trained on 28,709 FER2013 faces, has seen
+far more faces than the verifier: its convolutional layers, up to their global average, turned into
+a face-or-not score by one logistic layer fitted on the verifier's own training boxes
+(`face_verifier._crops_from_frames`: FER2013 *train* faces on generated frames, `tune` pictures, the
+motorcycle pair, hard frames, scrambled faces), tell the faces among those boxes from the rest better.
+The detector asks it only about boxes scored in a band under its threshold
+(`DetectorSettings.second_look_from`), so it costs a few crops a frame. `docs/detection.md` (*A second
+look*) has the figures.
+
+The shipped `models/face_second_look.keras` (the live model's layers and the fitted one, 4.8 MB):
+
+    python -m fer_core.second_look --data ../shared/fer2013 --frames 200 --seed 101
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.face_verifier import VERIFIER_PATH, FaceVerifier
+from fer_core.preprocess import FACE_SIZE
+
+SECOND_LOOK_PATH = VERIFIER_PATH.parent / "face_second_look.keras"
+
+
+class SecondLook(FaceVerifier):
+    """Log-odds that each box is a face, from the live model's features; read from the crops as they are
+    (the emotion model's own input), not contrast-normalised as the verifier's are."""
+
+    @classmethod
+    def load(cls, path: Path = SECOND_LOOK_PATH) -> SecondLook:
+        return super().load(path)
+
+    def scores(self, faces: np.ndarray) -> np.ndarray:
+        if len(faces) == 0:
+            return np.zeros(0, np.float32)
+        batch = np.asarray(faces, np.float32).reshape(len(faces), FACE_SIZE, FACE_SIZE, 1)
+        return np.concatenate([self._run(batch[i : i + 512])[:, 0] for i in range(0, len(batch), 512)])
+
+
+def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, steps: int = 25) -> np.ndarray:
+    """Weights (last: the bias) of a logistic regression of `labels` (0/1) on `features`, each class weighing
+    as much as the other, with an L2 penalty on all but the bias: Newton's method, to convergence."""
+    x = np.c_[features, np.ones(len(features))].astype(np.float64)
+    sample = np.where(labels == 1, 0.5 / labels.mean(), 0.5 / (1 - labels.mean())) / len(labels)
+    penalty = np.full(x.shape[1], 2 * l2)
+    penalty[-1] = 0.0
+    weights = np.zeros(x.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-x @ weights))
+        gradient = x.T @ (sample * (p - labels)) + penalty * weights
+        hessian = (x * (sample * p * (1 - p))[:, None]).T @ x + np.diag(penalty)
+        step = np.linalg.solve(hessian, gradient)
+        weights -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return weights
+
+
+def train(data: Path, out: Path = SECOND_LOOK_PATH, frames: int = 200, seed: int = 101) -> None:
+    """Fit the face-or-not layer on the live model's features of the verifier's training boxes."""
+    from fer_core.classifier import LIVE_MODEL, import_tensorflow
+    from fer_core.face_verifier import _crops_from_frames
+
+    import_tensorflow()
+    import keras
+
+    print(f"generating {frames} face frames and {2 * frames} face-free frames ...", flush=True)
+    crops, labels = _crops_from_frames(data, frames, np.random.default_rng(seed))
+    live = keras.models.load_model(LIVE_MODEL, compile=False, safe_mode=True)
+    pooled = next(layer for layer in reversed(live.layers) if isinstance(layer, keras.layers.GlobalAveragePooling2D))
+    face = live.inputs[0]  # the tensor, not a list of one: the model is then called with a batch as it is
+    trunk = keras.Model(face, pooled.output)
+    features = trunk.predict(crops[..., None].astype(np.float32), batch_size=512, verbose=0)
+    mean, spread = features.mean(0), features.std(0) + 1e-6
+    weights = fit_logistic((features - mean) / spread, labels)
+    logodds = (features - mean) / spread @ weights[:-1] + weights[-1]
+    faces, others = logodds[labels == 1], logodds[labels == 0]
+    print(f"{len(faces)} face boxes, {len(others)} others (fitted on all of them)")
+    for threshold in (0.0, 2.0, 4.0):
+        print(f"log-odds >= {threshold}: keeps {np.mean(faces >= threshold):.1%} of faces, "
+              f"{np.mean(others >= threshold):.2%} of others")  # fmt: skip
+    # The standardisation folded into the one dense layer: w . (f - mean) / spread + b.
+    dense = keras.layers.Dense(1, dtype="float32", name="face_logodds")
+    model = keras.Model(face, dense(trunk.output), name="face_second_look")
+    kernel = (weights[:-1] / spread)[:, None]
+    dense.set_weights([kernel.astype(np.float32), np.array([weights[-1] - mean @ kernel[:, 0]], np.float32)])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    print(f"wrote {out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="FER2013 folder with train/<class>/ images")
+    parser.add_argument("--out", type=Path, default=SECOND_LOOK_PATH)
+    parser.add_argument("--frames", type=int, default=200, help="face frames, and twice as many face-free ones")
+    parser.add_argument("--seed", type=int, default=101, help="of the frames")
+    args = parser.parse_args()
+    train(args.data, args.out, args.frames, args.seed)
+
+
+if __name__ == "__main__":
+    main()
