@@ -253,7 +253,7 @@ def _clutter_pictures() -> list[np.ndarray]:
     return [np.ascontiguousarray(image[:, :, ::-1]) for image in data.stereo_motorcycle()[:2]]
 
 
-def _crops_from_frames(data: Path, frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def crops_from_frames(data: Path, frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """The cascades' boxes on generated frames, labelled: 1 on a face, 0 on nothing (boxes that only
     graze a face are left out), plus each face's own square, a little shifted and scaled, so faces the
     cascades frame badly are still seen, and that square scrambled (`_scrambled`) as a non-face. Each
@@ -312,7 +312,7 @@ def train(data: Path, out: Path = VERIFIER_PATH, frames: int = 2500, epochs: int
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     print(f"generating {frames} face frames and {2 * frames} face-free frames ...", flush=True)
-    crops, labels = _crops_from_frames(data, frames, rng)
+    crops, labels = crops_from_frames(data, frames, rng)
     mirrored = rng.random(len(crops)) < 0.5
     crops[mirrored] = crops[mirrored, :, ::-1]
     held = rng.random(len(crops)) < 0.1

@@ -5,7 +5,7 @@ the faces it still misses, a third get a box that scores just under the detector
 a few boxes on face-free pictures. The live emotion model, trained on 28,709 FER2013 faces, has seen
 far more faces than the verifier: its convolutional layers, up to their global average, turned into
 a face-or-not score by one logistic layer fitted on the verifier's own training boxes
-(`face_verifier._crops_from_frames`: FER2013 *train* faces on generated frames, `tune` pictures, the
+(`face_verifier.crops_from_frames`: FER2013 *train* faces on generated frames, `tune` pictures, the
 motorcycle pair, hard frames, scrambled faces), tell the faces among those boxes from the rest better.
 The detector asks it only about boxes scored in a band under its threshold
 (`DetectorSettings.second_look_from`), so it costs a few crops a frame. `docs/detection.md` (*A second
@@ -66,13 +66,13 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, ste
 def train(data: Path, out: Path = SECOND_LOOK_PATH, frames: int = 200, seed: int = 101) -> None:
     """Fit the face-or-not layer on the live model's features of the verifier's training boxes."""
     from fer_core.classifier import LIVE_MODEL, import_tensorflow
-    from fer_core.face_verifier import _crops_from_frames
+    from fer_core.face_verifier import crops_from_frames
 
     import_tensorflow()
     import keras
 
     print(f"generating {frames} face frames and {2 * frames} face-free frames ...", flush=True)
-    crops, labels = _crops_from_frames(data, frames, np.random.default_rng(seed))
+    crops, labels = crops_from_frames(data, frames, np.random.default_rng(seed))
     live = keras.models.load_model(LIVE_MODEL, compile=False, safe_mode=True)
     pooled = next(layer for layer in reversed(live.layers) if isinstance(layer, keras.layers.GlobalAveragePooling2D))
     face = live.inputs[0]  # the tensor, not a list of one: the model is then called with a batch as it is
