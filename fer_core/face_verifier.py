@@ -129,7 +129,11 @@ class FaceVerifier:
         if len(faces) == 0:
             return np.zeros(0, np.float32)
         chunks = [faces[i : i + 512] for i in range(0, len(faces), 512)]
-        return np.concatenate([self._run(normalized(chunk))[:, 0] for chunk in chunks])
+        return np.concatenate([self._run(self._prepared(chunk))[:, 0] for chunk in chunks])
+
+    def _prepared(self, faces: np.ndarray) -> np.ndarray:
+        """(N, 48, 48) uint8 crops as the network reads them: contrast-normalised."""
+        return normalized(faces)
 
     def check(self, image: np.ndarray, boxes: list) -> np.ndarray:
         """Log-odds for each (x, y, w, h) box of a grayscale or BGR image."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.face_verifier import VERIFIER_PATH, FaceVerifier
+from fer_core.face_verifier import VERIFIER_PATH, FaceVerifier, crops_from_frames
 from fer_core.preprocess import FACE_SIZE
 
 SECOND_LOOK_PATH = VERIFIER_PATH.parent / "face_second_look.keras"
@@ -37,11 +37,8 @@ class SecondLook(FaceVerifier):
     def load(cls, path: Path = SECOND_LOOK_PATH) -> SecondLook:
         return super().load(path)
 
-    def scores(self, faces: np.ndarray) -> np.ndarray:
-        if len(faces) == 0:
-            return np.zeros(0, np.float32)
-        batch = np.asarray(faces, np.float32).reshape(len(faces), FACE_SIZE, FACE_SIZE, 1)
-        return np.concatenate([self._run(batch[i : i + 512])[:, 0] for i in range(0, len(batch), 512)])
+    def _prepared(self, faces: np.ndarray) -> np.ndarray:
+        return np.asarray(faces, np.float32).reshape(len(faces), FACE_SIZE, FACE_SIZE, 1)
 
 
 def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, steps: int = 25) -> np.ndarray:
@@ -66,7 +63,6 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, ste
 def train(data: Path, out: Path = SECOND_LOOK_PATH, frames: int = 200, seed: int = 101) -> None:
     """Fit the face-or-not layer on the live model's features of the verifier's training boxes."""
     from fer_core.classifier import LIVE_MODEL, import_tensorflow
-    from fer_core.face_verifier import crops_from_frames
 
     import_tensorflow()
     import keras
