@@ -307,6 +307,32 @@ def crops_from_frames(data: Path, frames: int, rng: np.random.Generator) -> tupl
     return np.stack(crops), np.array(labels, np.float32)
 
 
+def training_boxes(data: Path, frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The boxes a face-or-not network learns from (`crops_from_frames`), half of them mirrored, and a mask of
+    the tenth held out to show how well it learned: crops, labels, held."""
+    print(f"generating {frames} face frames and {2 * frames} face-free frames ...", flush=True)
+    crops, labels = crops_from_frames(data, frames, rng)
+    mirrored = rng.random(len(crops)) < 0.5
+    crops[mirrored] = crops[mirrored, :, ::-1]
+    held = rng.random(len(crops)) < 0.1
+    print(f"{int(labels.sum())} face boxes, {int((1 - labels).sum())} others; {held.sum()} held out", flush=True)
+    return crops, labels, held
+
+
+def class_balance(labels: np.ndarray) -> dict[int, float]:
+    """Keras class weights under which the face boxes weigh as much as the others together."""
+    return {0: len(labels) / (2 * (1 - labels).sum()), 1: len(labels) / (2 * labels.sum())}
+
+
+def report_held_out(title: str, logodds: np.ndarray, labels: np.ndarray, thresholds: tuple[float, ...]) -> None:
+    """How many held-out face boxes and other boxes reach each log-odds."""
+    faces, others = logodds[labels == 1], logodds[labels == 0]
+    print(f"{title}: {len(faces)} held-out face boxes, {len(others)} others")
+    for threshold in thresholds if len(faces) and len(others) else ():  # a tiny run may hold out none
+        print(f"  log-odds >= {threshold}: keeps {np.mean(faces >= threshold):.1%} of faces, "
+              f"{np.mean(others >= threshold):.2%} of others")  # fmt: skip
+
+
 def train(data: Path, out: Path = VERIFIER_PATH, frames: int = 2500, epochs: int = 12, seed: int = 0) -> None:
     from fer_core.classifier import import_tensorflow
 
@@ -314,30 +340,19 @@ def train(data: Path, out: Path = VERIFIER_PATH, frames: int = 2500, epochs: int
     import keras
 
     keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    print(f"generating {frames} face frames and {2 * frames} face-free frames ...", flush=True)
-    crops, labels = crops_from_frames(data, frames, rng)
-    mirrored = rng.random(len(crops)) < 0.5
-    crops[mirrored] = crops[mirrored, :, ::-1]
-    held = rng.random(len(crops)) < 0.1
+    crops, labels, held = training_boxes(data, frames, np.random.default_rng(seed))
     x = normalized(crops)
-    print(f"{int(labels.sum())} face boxes, {int((1 - labels).sum())} others; {held.sum()} held out", flush=True)
     model = build_network()
     model.compile(
         optimizer=keras.optimizers.Adam(2e-3),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
         metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)],
     )
-    balance = {0: len(labels) / (2 * (1 - labels).sum()), 1: len(labels) / (2 * labels.sum())}
+    balance = class_balance(labels)
     schedule = keras.callbacks.LearningRateScheduler(lambda epoch: 2e-3 * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
     model.fit(x[~held], labels[~held], batch_size=128, epochs=epochs, class_weight=balance, callbacks=[schedule],
               validation_data=(x[held], labels[held]), verbose=2)  # fmt: skip
-    logits = model.predict(x[held], verbose=0)[:, 0]
-    faces, others = logits[labels[held] == 1], logits[labels[held] == 0]
-    print(f"held out: {len(faces)} face boxes, {len(others)} others")
-    for threshold in (-2.0, 0.0, 2.0, 4.0) if len(faces) and len(others) else ():  # a tiny run may hold out none
-        print(f"log-odds >= {threshold}: keeps {np.mean(faces >= threshold):.1%} of faces, "
-              f"{np.mean(others >= threshold):.2%} of others")  # fmt: skip
+    report_held_out("trained", model.predict(x[held], verbose=0)[:, 0], labels[held], (-2.0, 0.0, 2.0, 4.0))
     out.parent.mkdir(parents=True, exist_ok=True)
     bare = build_network()  # the weights without the optimizer's state
     bare.set_weights(model.get_weights())

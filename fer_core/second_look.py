@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.face_verifier import VERIFIER_PATH, FaceVerifier, crops_from_frames
+from fer_core.face_verifier import VERIFIER_PATH, FaceVerifier, class_balance, report_held_out, training_boxes
 from fer_core.preprocess import FACE_SIZE
 
 SECOND_LOOK_PATH = VERIFIER_PATH.parent / "face_second_look.keras"
@@ -75,14 +75,8 @@ def train(
     import keras
 
     keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    print(f"generating {frames} face frames and {2 * frames} face-free frames ...", flush=True)
-    crops, labels = crops_from_frames(data, frames, rng)
-    mirrored = rng.random(len(crops)) < 0.5
-    crops[mirrored] = crops[mirrored, :, ::-1]
-    held = rng.random(len(crops)) < 0.1
+    crops, labels, held = training_boxes(data, frames, np.random.default_rng(seed))
     x = crops[..., None].astype(np.float32)
-    print(f"{int(labels.sum())} face boxes, {int((1 - labels).sum())} others; {held.sum()} held out", flush=True)
 
     live = keras.models.load_model(LIVE_MODEL, compile=False, safe_mode=True)
     pooled = next(layer for layer in reversed(live.layers) if isinstance(layer, keras.layers.GlobalAveragePooling2D))
@@ -99,8 +93,7 @@ def train(
     _report("the fitted layer alone", model, x[held], labels[held])
 
     model.compile(optimizer=keras.optimizers.Adam(rate), loss=keras.losses.BinaryCrossentropy(from_logits=True))
-    balance = {0: len(labels) / (2 * (1 - labels).sum()), 1: len(labels) / (2 * labels.sum())}
-    model.fit(x[~held], labels[~held], batch_size=128, epochs=epochs, class_weight=balance, verbose=2)
+    model.fit(x[~held], labels[~held], batch_size=128, epochs=epochs, class_weight=class_balance(labels), verbose=2)
     _report(f"every layer trained on for {epochs} epochs", model, x[held], labels[held])
     out.parent.mkdir(parents=True, exist_ok=True)
     bare = keras.Model(model.inputs[0], model.outputs[0], name="face_second_look")  # without the optimizer's state
@@ -109,13 +102,7 @@ def train(
 
 
 def _report(step: str, model, x: np.ndarray, labels: np.ndarray) -> None:
-    """How many held-out face boxes and other boxes reach each log-odds."""
-    logodds = model.predict(x, batch_size=512, verbose=0)[:, 0]
-    faces, others = logodds[labels == 1], logodds[labels == 0]
-    print(f"{step}, on {len(faces)} held-out face boxes and {len(others)} others:")
-    for threshold in (0.0, 4.0, 8.0, 10.0) if len(faces) and len(others) else ():  # a tiny run may hold out none
-        print(f"  log-odds >= {threshold}: keeps {np.mean(faces >= threshold):.1%} of faces, "
-              f"{np.mean(others >= threshold):.2%} of others")  # fmt: skip
+    report_held_out(step, model.predict(x, batch_size=512, verbose=0)[:, 0], labels, (0.0, 4.0, 8.0, 10.0))
 
 
 def main() -> None:
