@@ -24,7 +24,8 @@ rates are then also given for the faces of that size). With `--fer-python` (the 
 virtualenv: see `pipeline_vs_fer.py`) the same frames also go through `fer`, and its detection rate,
 phantom faces and ms per frame are printed beside this pipeline's.
 
-Printed (every share with its counts, so that runs can be pooled): detection rate (a face
+Printed (every share with its counts, so that runs can be pooled: save each run's output and give the
+files to `bench/pool_detection.py`): detection rate (a face
 counts as found when a box's centre lies in it and the box is 0.5x to 2x its size), also by background
 and by the face's size (under 8.5%, 8.5-15%, 15-30%, 30% and over of the frame's shorter side), and,
 with `--proposals`, the share of faces the cascades proposed any box for (a second search of every
