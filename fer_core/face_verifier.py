@@ -405,7 +405,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="FER2013 folder with train/<class>/ images")
     parser.add_argument("--out", type=Path, default=VERIFIER_PATH)
-    parser.add_argument("--frames", type=int, default=2500, help="face frames, and as many face-free ones")
+    parser.add_argument("--frames", type=int, default=2500, help="face frames, and twice as many face-free ones")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0, help="of the frames and the network's first weights")
     parser.add_argument("--average", type=Path, nargs="+", metavar="VERIFIER",
