@@ -27,14 +27,14 @@ from load import LoadMeter  # noqa: E402  (bench/load.py: this script's folder i
 def machine() -> str:
     import tensorflow as tf
 
-    from fer_core.training import hardware_description
+    from fer_core.training.trainer import hardware_description
 
     return f"{hardware_description()}, TensorFlow {tf.__version__}"
 
 
 def model_description() -> str:
     """The model measured, and the commit it was shipped in: figures change with the model."""
-    from fer_core.classifier import DEFAULT_MODEL
+    from fer_core.model.classifier import DEFAULT_MODEL
     from fer_core.paths import shown_path
 
     run = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
@@ -136,7 +136,7 @@ def main() -> None:
 
     from PIL import Image
 
-    from fer_core.images import decode_image
+    from fer_core.media.images import decode_image
     from fer_core.pipeline import EmotionPipeline
 
     meter = LoadMeter()

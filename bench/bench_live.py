@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load import LoadMeter  # noqa: E402  (bench/load.py: this script's folder is first on sys.path)
 
-from fer_core.classifier import DEFAULT_MODEL  # noqa: E402
-from fer_core.live import FrameProcessor, LiveSettings  # noqa: E402
+from fer_core.media.live import FrameProcessor, LiveSettings  # noqa: E402
+from fer_core.model.classifier import DEFAULT_MODEL  # noqa: E402
 from fer_core.pipeline import EmotionPipeline  # noqa: E402
-from fer_core.training import hardware_description  # noqa: E402
+from fer_core.training.trainer import hardware_description  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 

@@ -4,7 +4,7 @@
 
 Each model is timed through the app's own `Classifier` (one call per batch), alternating between the
 models so that a change in the machine's load touches all alike. The live model is timed twice: run by
-OpenCV (`fer_core/opencv_net.py`, what the app does on a CPU) and by TensorFlow.
+OpenCV (`fer_core/model/opencv_net.py`, what the app does on a CPU) and by TensorFlow.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ sys.path.insert(0, str(ROOT))
 
 from load import LoadMeter  # noqa: E402  bench/load.py: this script's folder is first on sys.path
 
-from fer_core.classifier import DEFAULT_MODEL, Classifier  # noqa: E402
+from fer_core.model.classifier import DEFAULT_MODEL, Classifier  # noqa: E402
 from fer_core.resources import LIVE_MODEL  # noqa: E402
-from fer_core.training import hardware_description  # noqa: E402
+from fer_core.training.trainer import hardware_description  # noqa: E402
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Sizing replicas: `python bench/bench_replicas.py` prints memory and photo throughput for 1 and 2 replicas.
 
-1. Server work: what the photo page does per upload (fer_core.photos.analyse_photo: decode, detect
+1. Server work: what the photo page does per upload (fer_core.media.photos.analyse_photo: decode, detect
    and classify, draw the boxes, encode the download; and the chart of each face) on
    docs/astronaut.jpg, in 1 and then 2 processes at once, each process like one replica; rounds
    alternate (1, 2, 1, 2, ...) so that the load of other users of the machine falls on both alike.
@@ -33,8 +33,8 @@ CHROMIUM = "/usr/bin/chromium"
 WORKER = """
 import sys, time
 import fer_core
-from fer_core.charts import probability_bars
-from fer_core.photos import analyse_photo
+from fer_core.reporting.charts import probability_bars
+from fer_core.media.photos import analyse_photo
 from fer_core.pipeline import EmotionPipeline
 data = open(sys.argv[1], "rb").read()
 pipeline = EmotionPipeline.load()
@@ -158,8 +158,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8619, help="nginx's port")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from fer_core.classifier import import_tensorflow
-    from fer_core.training import hardware_description
+    from fer_core.model.classifier import import_tensorflow
+    from fer_core.training.trainer import hardware_description
 
     import_tensorflow()  # quietly: hardware_description asks TensorFlow for GPUs
     cores = os.cpu_count()

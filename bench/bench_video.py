@@ -3,7 +3,7 @@
     python bench/bench_video.py [--seconds 60] [--sizes 640x480 1920x1080] [--analyses-per-second 6]
 
 Makes each clip first (tests/video_clips.py: the astronaut's face moving across a grey ramp,
-30 fps, H.264, with an AAC tone), then analyses it with `fer_core.video.analyze_video` and the
+30 fps, H.264, with an AAC tone), then analyses it with `fer_core.media.video.analyze_video` and the
 default settings and the video model (`fast_model()`: models/fer_live when shipped, as the page and
 the command line use) in a fresh process of its own, so that each peak RSS (TensorFlow included) is that
 clip's alone, and samples the resident memory as it goes (flat, or growing with the clip's length?).
@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 def run_one(clip: Path, rate: float) -> dict:
     """Analyse one clip in this process; the figures as a dict."""
-    from fer_core.classifier import fast_model
+    from fer_core.media.video import VideoSettings, analyze_video
+    from fer_core.model.classifier import fast_model
     from fer_core.pipeline import EmotionPipeline
-    from fer_core.video import VideoSettings, analyze_video
 
     pipeline = EmotionPipeline.load(fast_model())
     pipeline.classify_boxes(np.zeros((64, 64, 3), np.uint8), [(0, 0, 64, 64)])  # trace the graph first
@@ -84,7 +84,7 @@ def main() -> None:
 
     from load import LoadMeter  # bench/load.py: this script's folder is first on sys.path
 
-    from fer_core.training import hardware_description
+    from fer_core.training.trainer import hardware_description
     from tests.video_clips import face_clip, repeat_clip
 
     meter = LoadMeter()

@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from fer_core.labels import EMOTIONS  # noqa: E402
-from fer_core.synthetic import face_frame, free_frame, load_faces, load_pictures, matches  # noqa: E402
+from fer_core.training.synthetic import face_frame, free_frame, load_faces, load_pictures, matches  # noqa: E402
 
 # Bands of face size (side over the frame's shorter side) for the detection rate by size.
 SIZE_BANDS = {"under 8.5%": (0.0, 0.085), "8.5-15%": (0.085, 0.15), "15-30%": (0.15, 0.3), "30% and over": (0.3, 9.0)}
@@ -61,8 +61,8 @@ SIZE_BANDS = {"under 8.5%": (0.0, 0.085), "8.5-15%": (0.085, 0.15), "15-30%": (0
 
 def main() -> None:
     args = _arguments()
-    from fer_core.classifier import DEFAULT_MODEL, fast_model
-    from fer_core.live import LiveSettings
+    from fer_core.media.live import LiveSettings
+    from fer_core.model.classifier import DEFAULT_MODEL, fast_model
     from fer_core.pipeline import EmotionPipeline
 
     split = None if args.split == "all" else args.split
@@ -220,7 +220,7 @@ def _print_table(rows: list[tuple[str, str]]) -> None:
 
 def _progress(items: list, what: str):
     """`items` one by one, with a line on stderr after each tenth of them: done, and the time left."""
-    from fer_core.video import Progress
+    from fer_core.media.video import Progress
 
     started = time.perf_counter()
     step = max(1, len(items) // 10)

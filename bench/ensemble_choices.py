@@ -4,7 +4,7 @@
         --members models/fer_vgg_s21 models/fer_vgg_s22 models/fer_vgg_s26 models/fer_vgg_s27 models/fer_live
 
 Each network reads every view of the test faces once (shifted and mirrored by the same layers an
-ensemble file bakes in, `fer_core.architecture.face_views`); every subset of the members, read in
+ensemble file bakes in, `fer_core.model.architecture.face_views`); every subset of the members, read in
 each view set, is then scored by averaging the stored probabilities, as `python -m fer_core
 ensemble` does. The classifier's own view sets are tried, and a few other shift sets that the
 `--views` choices could grow to. Each row is compared with the shipped photo model (its card's
@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 from load import LoadMeter  # noqa: E402  bench/load.py: this script's folder is first on sys.path
 
-from fer_core.artifacts import CARD_FILE, MODEL_FILE  # noqa: E402
-from fer_core.classifier import DEFAULT_MODEL, TTA_VIEWS, Classifier  # noqa: E402
 from fer_core.datasets import load_split  # noqa: E402
-from fer_core.evaluation import evaluate_predictions  # noqa: E402
-from fer_core.training import hardware_description  # noqa: E402
+from fer_core.model.classifier import DEFAULT_MODEL, TTA_VIEWS, Classifier  # noqa: E402
+from fer_core.reporting.artifacts import CARD_FILE, MODEL_FILE  # noqa: E402
+from fer_core.reporting.evaluation import evaluate_predictions  # noqa: E402
+from fer_core.training.trainer import hardware_description  # noqa: E402
 
 # A shift set beyond the classifier's (each shift also read mirrored, as in TTA_VIEWS): the best
 # of several tried once on cached outputs (shifts of 1 or 2 px along the axes, 1-3 px in a grid,
@@ -45,7 +45,7 @@ CANDIDATE_VIEWS: dict[str, tuple[tuple[int, int], ...]] = {
 
 def read_views(classifier: Classifier, faces: np.ndarray, shifts: set[tuple[int, int]]) -> dict:
     """{(dx, dy, mirrored): (N, 7) probabilities} for every shift of `faces`, plain and mirrored."""
-    from fer_core.architecture import face_views
+    from fer_core.model.architecture import face_views
 
     probs = {}
     for dx, dy in sorted(shifts):

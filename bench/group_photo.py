@@ -18,8 +18,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from fer_core.media.drawing import draw_faces  # noqa: E402
 from fer_core.pipeline import EmotionPipeline  # noqa: E402
-from fer_core.rendering import draw_faces  # noqa: E402
 
 PLACES = [(60, 80, 330), (450, 300, 200), (750, 120, 140), (1000, 420, 100), (1200, 150, 260), (1430, 590, 110)]
 

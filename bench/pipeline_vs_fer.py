@@ -88,10 +88,10 @@ def main() -> None:
     from load import LoadMeter
 
     from bench import frame_with_faces
-    from fer_core.classifier import DEFAULT_MODEL, fast_model
-    from fer_core.live import LiveSettings
+    from fer_core.media.live import LiveSettings
+    from fer_core.model.classifier import DEFAULT_MODEL, fast_model
     from fer_core.pipeline import EmotionPipeline
-    from fer_core.training import hardware_description
+    from fer_core.training.trainer import hardware_description
 
     meter = LoadMeter()
     pipelines = {

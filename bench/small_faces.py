@@ -20,9 +20,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fer_core.classifier import DEFAULT_MODEL, LIVE_MODEL, Classifier  # noqa: E402
 from fer_core.datasets import load_split  # noqa: E402
-from fer_core.preprocess import ENLARGE, to_face_input  # noqa: E402
+from fer_core.model.classifier import DEFAULT_MODEL, LIVE_MODEL, Classifier  # noqa: E402
+from fer_core.model.preprocess import ENLARGE, to_face_input  # noqa: E402
 
 
 def main() -> None:

@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 from fer_core import __version__
-from fer_core.classifier import DEFAULT_MODEL, TTA_VIEWS, ModelError, fast_model
 from fer_core.datasets import DatasetError
-from fer_core.images import ImageError
+from fer_core.media.images import ImageError
+from fer_core.model.classifier import DEFAULT_MODEL, TTA_VIEWS, ModelError, fast_model
 from fer_core.paths import shown_path
-from fer_core.training import TrainConfig, WorkerLost
+from fer_core.training.trainer import TrainConfig, WorkerLost
 
 TTA_HELP = "test-time augmentation: classify mirrored (flip: 2 views) or also shifted (shift-flip: 10 views) copies"
 
@@ -32,7 +32,7 @@ def _predict_parser(sub) -> None:
 
 
 def _video_parser(sub) -> None:
-    from fer_core.video import VideoLimits, VideoSettings
+    from fer_core.media.video import VideoLimits, VideoSettings
 
     p = sub.add_parser("video", help="label every face of a video file; write the annotated MP4 and a CSV")
     p.add_argument("video", type=Path, metavar="IN", help="mp4, mov, webm, avi or mkv")
@@ -109,7 +109,7 @@ def _ensemble_parser(sub) -> None:
 
 
 def _run_predict(args) -> int:
-    from fer_core.images import read_image
+    from fer_core.media.images import read_image
     from fer_core.pipeline import EmotionPipeline
 
     pipeline = EmotionPipeline.load(args.model, tta=args.tta)
@@ -143,9 +143,9 @@ def _run_predict(args) -> int:
 
 
 def _run_video(args) -> int:
-    from fer_core.export import video_csv, video_json
+    from fer_core.media.export import video_csv, video_json
+    from fer_core.media.video import VideoLimits, VideoSettings, analyze_video, probe
     from fer_core.pipeline import EmotionPipeline
-    from fer_core.video import VideoLimits, VideoSettings, analyze_video, probe
 
     limits = VideoLimits(max_megabytes=args.max_megabytes, max_minutes=args.max_minutes)
     probe(args.video, limits)  # a bad input is refused before the model loads
@@ -194,9 +194,9 @@ def _progress_bar(progress) -> None:
 
 
 def _run_evaluate(args) -> int:
-    from fer_core.evaluation import write_evaluation
     from fer_core.pipeline import EmotionPipeline
-    from fer_core.scoring import evaluate_folder
+    from fer_core.reporting.evaluation import write_evaluation
+    from fer_core.reporting.scoring import evaluate_folder
 
     pipeline = EmotionPipeline.load(args.model, tta=args.tta)
     # The progress bar goes to stderr so that --json output stays clean.
@@ -218,7 +218,7 @@ def _run_evaluate(args) -> int:
 
 
 def _run_train(args) -> int:
-    from fer_core.training import make_strategy, train
+    from fer_core.training.trainer import make_strategy, train
 
     if (Path(args.out) / "model.keras").exists() and not args.force:
         raise ValueError(f"{args.out} already holds a model; give another --out, or --force to replace it")
@@ -243,7 +243,7 @@ def _run_train(args) -> int:
 
 
 def _run_ensemble(args) -> int:
-    from fer_core.ensemble import write_ensemble
+    from fer_core.model.ensemble import write_ensemble
 
     out = write_ensemble(args.members, args.out, args.data, views=args.views)
     print(f"wrote {out}/model.keras")

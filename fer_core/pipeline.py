@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.classifier import DEFAULT_MODEL, Classifier
-from fer_core.detection import Box, DetectorSettings, FaceDetector
+from fer_core.faces.detection import Box, DetectorSettings, FaceDetector
 from fer_core.labels import EMOTIONS
-from fer_core.preprocess import DEFAULT_MARGIN, crop_face, faces_to_batch
+from fer_core.model.classifier import DEFAULT_MODEL, Classifier
+from fer_core.model.preprocess import DEFAULT_MARGIN, crop_face, faces_to_batch
 
 
 @dataclass

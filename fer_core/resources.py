@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core.classifier import DEFAULT_MODEL, LIVE_MODEL, fast_model  # noqa: F401  LIVE_MODEL: pages and benches import it from here
+from fer_core.model.classifier import DEFAULT_MODEL, LIVE_MODEL, fast_model  # noqa: F401  LIVE_MODEL: pages and benches import it from here
 from fer_core.pipeline import EmotionPipeline
 
 
@@ -33,7 +33,7 @@ def load_pipeline(path: str) -> EmotionPipeline:
 
 def pipeline_or_stop(path: Path | None = None) -> EmotionPipeline:
     """The shared pipeline on `path` (default: `model_path()`), or a clear error on the page and a stop."""
-    from fer_core.classifier import ModelError
+    from fer_core.model.classifier import ModelError
 
     try:
         return load_pipeline(str(path or model_path()))

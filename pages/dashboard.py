@@ -12,7 +12,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer_core.artifacts import (
+from fer_core.datasets import DatasetError, load_split
+from fer_core.labels import EMOTIONS
+from fer_core.model.classifier import DEFAULT_MODEL, MODELS_DIR, ModelError
+from fer_core.paths import shown_path
+from fer_core.reporting.artifacts import (
     CARD_FILE,
     EVALUATION_FILE,
     HISTORY_FILE,
@@ -24,14 +28,10 @@ from fer_core.artifacts import (
     list_runs,
     read_run,
 )
-from fer_core.charts import title_below_toolbar
-from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, ModelError
-from fer_core.datasets import DatasetError, load_split
-from fer_core.evaluation import Evaluation
-from fer_core.labels import EMOTIONS
-from fer_core.paths import shown_path
+from fer_core.reporting.charts import title_below_toolbar
+from fer_core.reporting.evaluation import Evaluation
+from fer_core.reporting.valence import group_evaluation
 from fer_core.resources import LIVE_MODEL, load_pipeline, run_inside_app
-from fer_core.valence import group_evaluation
 
 run_inside_app()
 

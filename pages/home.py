@@ -3,9 +3,9 @@
 import streamlit as st
 
 from fer_core import __version__
-from fer_core.artifacts import EVALUATION_FILE, MODEL_FILE
-from fer_core.evaluation import read_evaluation
 from fer_core.paths import shown_path
+from fer_core.reporting.artifacts import EVALUATION_FILE, MODEL_FILE
+from fer_core.reporting.evaluation import read_evaluation
 from fer_core.resources import model_path, run_inside_app
 
 run_inside_app()

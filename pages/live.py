@@ -7,10 +7,10 @@ import numpy as np
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from fer_core.charts import probability_timeline
-from fer_core.export import timeline_csv
-from fer_core.images import encode_jpeg
-from fer_core.live import FrameProcessor, LiveRecord, LiveSettings, LiveSnapshot, ice_servers
+from fer_core.media.export import timeline_csv
+from fer_core.media.images import encode_jpeg
+from fer_core.media.live import FrameProcessor, LiveRecord, LiveSettings, LiveSnapshot, ice_servers
+from fer_core.reporting.charts import probability_timeline
 from fer_core.resources import live_model_path, pipeline_or_stop, run_inside_app
 
 run_inside_app()

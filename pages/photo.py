@@ -3,14 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from fer_core.charts import probability_bars
-from fer_core.detection import DetectorSettings
-from fer_core.export import annotated_zip, photos_csv, photos_json, runner_up
-from fer_core.images import ImageError
-from fer_core.photos import AnalysedPhoto, analyse_photo
-from fer_core.preprocess import crop_face
+from fer_core.faces.detection import DetectorSettings
+from fer_core.media.export import annotated_zip, photos_csv, photos_json, runner_up
+from fer_core.media.images import ImageError
+from fer_core.media.photos import AnalysedPhoto, analyse_photo
+from fer_core.model.preprocess import crop_face
+from fer_core.reporting.charts import probability_bars
+from fer_core.reporting.saliency import HOW_TO_READ, overlay
 from fer_core.resources import pipeline_or_stop, run_inside_app
-from fer_core.saliency import HOW_TO_READ, overlay
 
 run_inside_app()
 

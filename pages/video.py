@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from fer_core.charts import face_timeline
-from fer_core.export import video_csv, video_json
 from fer_core.labels import EMOTIONS
+from fer_core.media.export import video_csv, video_json
+from fer_core.media.video import Progress, VideoAnalysis, VideoError, VideoLimits, VideoSettings, analyze_video, probe
+from fer_core.reporting.charts import face_timeline
 from fer_core.resources import live_model_path, pipeline_or_stop, run_inside_app
-from fer_core.video import Progress, VideoAnalysis, VideoError, VideoLimits, VideoSettings, analyze_video, probe
 
 run_inside_app()
 

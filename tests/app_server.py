@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_core.classifier import DEFAULT_MODEL
+from fer_core.model.classifier import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")

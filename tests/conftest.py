@@ -31,7 +31,7 @@ def astronaut_bgr() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def pipeline():
-    from fer_core.classifier import DEFAULT_MODEL
+    from fer_core.model.classifier import DEFAULT_MODEL
     from fer_core.pipeline import EmotionPipeline
 
     return EmotionPipeline.load(os.environ.get("FER_MODEL") or DEFAULT_MODEL)

@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core.artifacts import (
+from fer_core.datasets import FaceDataset
+from fer_core.labels import EMOTIONS, VALENCE
+from fer_core.reporting.artifacts import (
     CARD_FILE,
     EVALUATION_FILE,
     HISTORY_FILE,
@@ -17,14 +19,12 @@ from fer_core.artifacts import (
     list_runs,
     read_run,
 )
-from fer_core.datasets import FaceDataset
-from fer_core.evaluation import evaluate_predictions
-from fer_core.labels import EMOTIONS, VALENCE
-from fer_core.valence import group_evaluation
+from fer_core.reporting.evaluation import evaluate_predictions
+from fer_core.reporting.valence import group_evaluation
 
 
 def make_run(directory: Path, seed: int = 0, epochs: int = 6) -> Path:
-    """Write a run directory the way `fer_core.training.write_artifacts` does (model.keras is a stand-in)."""
+    """Write a run directory the way `fer_core.training.trainer.write_artifacts` does (model.keras is a stand-in)."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     history = [

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from fer_core.charts import TOOLBAR_HEIGHT, face_timeline, probability_bars, probability_timeline
+from fer_core.reporting.charts import TOOLBAR_HEIGHT, face_timeline, probability_bars, probability_timeline
 
 
 def title_clear_of_toolbar(layout) -> bool:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fer_core.classifier import DEFAULT_MODEL, Classifier, ModelError
+from fer_core.model.classifier import DEFAULT_MODEL, Classifier, ModelError
 
 # The shipped models must keep at least these accuracies on FER2013's public test split: the
 # photo model (an ensemble read with mirror views) scores 71.08% (the 71% asked of it), the live model
@@ -30,7 +30,7 @@ def test_missing_and_damaged_model_files_raise_model_error(tmp_path):
 
 
 def test_shipped_model_meets_the_accuracy_floor(pipeline, fer2013):
-    from fer_core.scoring import evaluate_folder
+    from fer_core.reporting.scoring import evaluate_folder
 
     evaluation = evaluate_folder(pipeline, fer2013 / "test", crops=True)
     assert evaluation.n == 3589
@@ -44,7 +44,7 @@ def test_shipped_model_meets_the_accuracy_floor(pipeline, fer2013):
 
 def test_live_model_meets_its_accuracy_floor_from_a_single_view(fer2013):
     from fer_core.datasets import load_split
-    from fer_core.evaluation import evaluate_predictions
+    from fer_core.reporting.evaluation import evaluate_predictions
     from fer_core.resources import LIVE_MODEL
 
     test = load_split(fer2013, "test")
@@ -55,7 +55,7 @@ def test_live_model_meets_its_accuracy_floor_from_a_single_view(fer2013):
 
 
 def test_test_time_augmentation_averages_mirrored_views(pipeline):
-    from fer_core.classifier import Classifier
+    from fer_core.model.classifier import Classifier
 
     model = pipeline.classifier.model
     rng = np.random.default_rng(1)
@@ -74,10 +74,10 @@ def test_test_time_augmentation_averages_mirrored_views(pipeline):
 def test_the_inference_copy_folds_every_batch_norm_and_reads_as_the_model(name, astronaut_bgr):
     import keras
 
-    from fer_core.architecture import for_inference
-    from fer_core.classifier import load_model
-    from fer_core.face_verifier import VERIFIER_PATH
-    from fer_core.preprocess import to_face_input
+    from fer_core.faces.verifier import VERIFIER_PATH
+    from fer_core.model.architecture import for_inference
+    from fer_core.model.classifier import load_model
+    from fer_core.model.preprocess import to_face_input
     from fer_core.resources import LIVE_MODEL
 
     if name == "face verifier":
@@ -103,7 +103,7 @@ def test_the_inference_copy_folds_every_batch_norm_and_reads_as_the_model(name, 
 def test_a_sequential_model_is_run_as_it_is():
     import keras
 
-    from fer_core.architecture import for_inference
+    from fer_core.model.architecture import for_inference
 
     model = keras.Sequential(
         [keras.Input((48, 48, 1)), keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization(), keras.layers.Flatten(),

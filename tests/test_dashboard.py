@@ -9,10 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_artifacts import make_run, rewrite
 
-from fer_core.artifacts import CARD_FILE, EVALUATION_FILE, HISTORY_FILE, MODEL_FILE, read_run
-from fer_core.classifier import DEFAULT_MODEL
 from fer_core.labels import EMOTIONS
-from fer_core.valence import group_evaluation
+from fer_core.model.classifier import DEFAULT_MODEL
+from fer_core.reporting.artifacts import CARD_FILE, EVALUATION_FILE, HISTORY_FILE, MODEL_FILE, read_run
+from fer_core.reporting.valence import group_evaluation
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "dashboard.py")
 
@@ -276,7 +276,7 @@ def test_the_shipped_models_card_counts_every_training_stage(monkeypatch):
     """The shipped model is an ensemble of separately trained networks: its epochs and training
     time are those of all its members' training runs (a fine-tuned member's earlier runs too),
     read from their cards."""
-    from fer_core.training import training_stages
+    from fer_core.training.trainer import training_stages
 
     at = open_page(monkeypatch, None)
     facts = at.table[0].value["value"]
@@ -290,7 +290,7 @@ def test_the_shipped_models_card_counts_every_training_stage(monkeypatch):
 
 
 def test_every_chart_keeps_its_title_below_plotlys_toolbar(monkeypatch, models):
-    from fer_core.charts import TOOLBAR_HEIGHT
+    from fer_core.reporting.charts import TOOLBAR_HEIGHT
 
     figures = charts(open_page(monkeypatch, models))
     assert len(figures) >= 6

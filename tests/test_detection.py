@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.detection import FaceDetector, iou
+from fer_core.faces.detection import FaceDetector, iou
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_a_close_up_face_is_found(detector, astronaut_bgr, crop):
 def test_a_close_up_face_is_found_by_the_video_search(detector, astronaut_bgr):
     """Video frames search close-ups only where the whole frame held no face: a face filling the
     camera's frame is such a frame."""
-    from fer_core.detection import video_settings
+    from fer_core.faces.detection import video_settings
 
     close_up = cv2.resize(astronaut_bgr[80:185, 150:290], (640, 480))  # cut at brow and lip: too close
     settings = video_settings(0, 0.15, 480)
@@ -48,7 +48,7 @@ def test_a_close_up_face_is_found_by_the_video_search(detector, astronaut_bgr):
 def test_on_video_frames_the_second_cascade_finds_a_face_the_first_missed_beside_one_it_found(astronaut_bgr):
     """Video frames run `alt2` first and `default` outside the faces `alt2` found: here `alt2` is made
     blind to the right half of the frame, and `default` must find the face there, and only that one."""
-    from fer_core.detection import video_settings
+    from fer_core.faces.detection import video_settings
 
     class LeftHalfOnly:
         def __init__(self, cascade):
@@ -103,7 +103,7 @@ def test_small_faces_in_a_group_photo_are_found_once_each(detector, astronaut_bg
 def test_generated_frames_faces_found_and_face_free_frames_left_empty(detector, fer2013):
     """FER2013 test faces pasted into frames (the detection benchmark's generator, its held-out half of the
     faces and pictures: none of them taught the face verifier) are found, and face-free frames get no face."""
-    from fer_core.synthetic import face_frame, free_frame, load_faces, load_pictures, matches
+    from fer_core.training.synthetic import face_frame, free_frame, load_faces, load_pictures, matches
 
     faces, pictures = load_faces(fer2013 / "test", "holdout"), load_pictures(None, "holdout")
     rng = np.random.default_rng(3)
@@ -153,7 +153,7 @@ def test_a_head_turned_too_far_for_the_frontal_cascades_is_found_by_the_profile_
     """A FER2013 test face, a smiling head turned three-quarters to the right and tilted: the frontal cascades
     propose no box that matches it (upright, mirror image too); the profile cascade, which finds heads turned
     left, does on the mirror image, and the box passes the verifier with the profile cascade's margin."""
-    from fer_core.synthetic import matches
+    from fer_core.training.synthetic import matches
 
     face = cv2.imread(str(fer2013 / "test" / "happy" / "PublicTest_92799343.jpg"), cv2.IMREAD_GRAYSCALE)
     frame = np.full((480, 640), 150, np.uint8)
@@ -179,7 +179,7 @@ def test_a_head_turned_too_far_for_the_frontal_cascades_is_found_by_the_profile_
 
 
 def test_of_nested_boxes_the_better_checked_is_the_face():
-    from fer_core.detection import _faces
+    from fer_core.faces.detection import _faces
 
     face, head, eye = (100, 100, 80, 80), (60, 60, 170, 170), (120, 125, 30, 30)
     assert _faces([(9.0, face), (7.0, head)], 6.0) == [face], "a head seen as a face around the face goes"
@@ -193,7 +193,7 @@ def test_of_nested_boxes_the_better_checked_is_the_face():
 def test_a_face_gets_the_median_place_and_size_of_the_boxes_on_it():
     """Each search puts its box a little off the face in its own way: the face's box is the median of all the
     boxes that overlap it, however each scored, not the best-scored one alone; boxes elsewhere play no part."""
-    from fer_core.detection import _faces
+    from fer_core.faces.detection import _faces
 
     best = (112, 100, 80, 80)  # the best checked, off to the right
     others = [(100, 98, 80, 80), (98, 102, 84, 84), (102, 100, 76, 76), (100, 104, 80, 80)]

@@ -6,12 +6,12 @@ import keras
 import numpy as np
 import pytest
 
-from fer_core.architecture import build_vgg
-from fer_core.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE, read_run
-from fer_core.classifier import Classifier, ModelError
 from fer_core.cli import main
 from fer_core.datasets import load_split
-from fer_core.ensemble import build_ensemble, write_ensemble
+from fer_core.model.architecture import build_vgg
+from fer_core.model.classifier import Classifier, ModelError
+from fer_core.model.ensemble import build_ensemble, write_ensemble
+from fer_core.reporting.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE, read_run
 
 
 def small_model(seed: int) -> keras.Model:

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from fer_core.face_verifier import FaceVerifier, _scrambled, average, train
-from fer_core.synthetic import load_faces
+from fer_core.faces.verifier import FaceVerifier
+from fer_core.training.synthetic import load_faces
+from fer_core.training.verifier import _scrambled, average, train
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import cv2
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core.classifier import DEFAULT_MODEL
+from fer_core.model.classifier import DEFAULT_MODEL
 from fer_core.paths import shown_path
 from tests.conftest import ROOT
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from fer_core.images import ImageError, decode_image
+from fer_core.media.images import ImageError, decode_image
 from fer_core.pipeline import Face
 
 MAX_SIDE = 256  # small, so that a mutated header claiming a large image is also scaled down fast

@@ -4,8 +4,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import fer_core
-from fer_core.classifier import DEFAULT_MODEL
-from fer_core.evaluation import read_evaluation
+from fer_core.model.classifier import DEFAULT_MODEL
+from fer_core.reporting.evaluation import read_evaluation
 from tests.conftest import ROOT
 
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_core import images
-from fer_core.images import MAX_PIXELS, decode_image
+from fer_core.media import images
+from fer_core.media.images import MAX_PIXELS, decode_image
 from tests import hostile_corpus as hc
 
 CASES = hc.corpus()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_core.images import MAX_SIDE, ImageError, decode_image
+from fer_core.media.images import MAX_SIDE, ImageError, decode_image
 
 
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:

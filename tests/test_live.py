@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.classifier import DEFAULT_MODEL
-from fer_core.detection import FaceDetector
+from fer_core.faces.detection import FaceDetector
 from fer_core.labels import EMOTIONS
-from fer_core.live import FrameProcessor, LiveSettings, ice_servers
+from fer_core.media.live import FrameProcessor, LiveSettings, ice_servers
+from fer_core.model.classifier import DEFAULT_MODEL
 from fer_core.pipeline import EmotionPipeline, Face
 
 FPS = 15
@@ -244,7 +244,7 @@ def test_an_error_on_one_frame_passes_it_through_and_the_next_frame_works(caplog
 
     pipeline.fail = True
     frame = blank()
-    with caplog.at_level(logging.ERROR, logger="fer_core.live"):
+    with caplog.at_level(logging.ERROR, logger="fer_core.media.live"):
         out = processor.process(frame, timestamp=1 / FPS)
     assert out is frame and np.array_equal(out, blank())
     assert "detector exploded" in caplog.text

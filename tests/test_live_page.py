@@ -13,7 +13,7 @@ import streamlit_webrtc
 from streamlit.testing.v1 import AppTest
 
 from fer_core.labels import EMOTIONS
-from fer_core.live import FrameProcessor
+from fer_core.media.live import FrameProcessor
 from fer_core.pipeline import Face
 from tests.conftest import ROOT
 

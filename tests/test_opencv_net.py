@@ -3,10 +3,10 @@ import threading
 import numpy as np
 import pytest
 
-from fer_core.classifier import DEFAULT_MODEL, LIVE_MODEL, Classifier
-from fer_core.face_verifier import FaceVerifier, normalized
-from fer_core.opencv_net import OpenCVNet, opencv_net
-from fer_core.preprocess import crop_face, to_face_input
+from fer_core.faces.verifier import FaceVerifier, normalized
+from fer_core.model.classifier import DEFAULT_MODEL, LIVE_MODEL, Classifier
+from fer_core.model.opencv_net import OpenCVNet, opencv_net
+from fer_core.model.preprocess import crop_face, to_face_input
 
 
 @pytest.fixture(scope="module")

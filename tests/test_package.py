@@ -9,7 +9,7 @@ from tests.conftest import ROOT
 def test_the_live_pages_webrtc_can_be_imported_after_the_model_is_loaded():
     # The photo page loads TensorFlow; the live page then imports streamlit_webrtc (aiortc, pylibsrtp).
     # In that order pylibsrtp used to kill the server with a segmentation fault.
-    code = "import fer_core.classifier as c; c.import_tensorflow(); import streamlit_webrtc; print('alive')"
+    code = "import fer_core.model.classifier as c; c.import_tensorflow(); import streamlit_webrtc; print('alive')"
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0 and run.stdout == "alive\n", (run.returncode, run.stderr[-2000:])
 

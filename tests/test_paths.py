@@ -4,9 +4,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_artifacts import make_run
 
-from fer_core.artifacts import MODEL_FILE, read_run
-from fer_core.classifier import Classifier, ModelError
+from fer_core.model.classifier import Classifier, ModelError
 from fer_core.paths import PROJECT_DIR, shown_path
+from fer_core.reporting.artifacts import MODEL_FILE, read_run
 from tests.conftest import ROOT
 
 

@@ -95,8 +95,8 @@ def test_several_photos_make_a_gallery_and_one_csv_json_and_zip_for_all(astronau
 
 
 def test_the_exports_hold_every_photo(astronaut_bgr, pipeline):
-    from fer_core.export import PHOTO_COLUMNS, annotated_zip, photos_csv, photos_json
-    from fer_core.photos import analyse_photo
+    from fer_core.media.export import PHOTO_COLUMNS, annotated_zip, photos_csv, photos_json
+    from fer_core.media.photos import analyse_photo
 
     rgb = astronaut_bgr[:, :, ::-1]
     photos = [
@@ -145,11 +145,11 @@ def test_no_downloads_without_a_face():
 
 
 def test_the_annotated_image_is_encoded_once_per_upload(astronaut_bgr, monkeypatch):
-    import fer_core.photos
+    import fer_core.media.photos
 
     calls = []
-    encode = fer_core.photos.encode_jpeg
-    monkeypatch.setattr(fer_core.photos, "encode_jpeg", lambda image: calls.append(1) or encode(image))
+    encode = fer_core.media.photos.encode_jpeg
+    monkeypatch.setattr(fer_core.media.photos, "encode_jpeg", lambda image: calls.append(1) or encode(image))
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.file_uploader[0].set_value([("astronaut.jpg", _jpeg(astronaut_bgr[:, :, ::-1]), "image/jpeg")]).run()
     assert len(calls) == 1
@@ -169,7 +169,7 @@ def test_why_this_label_shows_the_map_with_how_to_read_it_and_its_cost(astronaut
 
 
 def test_reading_order_numbers_rows_from_the_top_left_to_right():
-    from fer_core.photos import reading_order
+    from fer_core.media.photos import reading_order
     from fer_core.pipeline import Face
 
     probs = np.full(7, 1 / 7)

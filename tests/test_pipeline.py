@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fer_core.detection import DetectorSettings
+from fer_core.faces.detection import DetectorSettings
 from fer_core.labels import EMOTIONS
 
 
@@ -43,7 +43,7 @@ def test_several_faces_are_classified_in_one_batch(pipeline, astronaut_bgr):
 
 
 def test_rendering_draws_on_a_copy(pipeline, astronaut_bgr):
-    from fer_core.rendering import draw_faces
+    from fer_core.media.drawing import draw_faces
 
     faces = pipeline.analyze(astronaut_bgr)
     drawn = draw_faces(astronaut_bgr, faces)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from fer_core.preprocess import FACE_SIZE, crop_face, faces_to_batch, to_face_input
+from fer_core.model.preprocess import FACE_SIZE, crop_face, faces_to_batch, to_face_input
 
 
 def test_face_input_is_48x48_gray_from_any_crop():
@@ -34,8 +34,8 @@ def test_haar_box_frames_a_face_like_fer2013_does(fer2013):
     """The crop margin is chosen so that a detected face is framed like a FER2013 image."""
     import cv2
 
-    from fer_core.detection import DetectorSettings, FaceDetector
-    from fer_core.preprocess import DEFAULT_MARGIN
+    from fer_core.faces.detection import DetectorSettings, FaceDetector
+    from fer_core.model.preprocess import DEFAULT_MARGIN
 
     detector = FaceDetector(DetectorSettings(min_neighbors=3, min_face_fraction=0.3))
     ratios = []
@@ -55,8 +55,8 @@ def test_a_small_face_is_enlarged_sharply_enough_to_be_read(fer2013):
     at their own 48 px: 69.1%)."""
     import cv2
 
-    from fer_core.classifier import Classifier
     from fer_core.datasets import load_split
+    from fer_core.model.classifier import Classifier
     from fer_core.resources import LIVE_MODEL
 
     test = load_split(fer2013, "test")

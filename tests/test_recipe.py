@@ -1,4 +1,4 @@
-"""The training recipe of the shipped models (fer_core/recipe.py), on tiny generated data."""
+"""The training recipe of the shipped models (fer_core/training/recipe.py), on tiny generated data."""
 
 import json
 import shutil
@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from fer_core.classifier import Classifier
-from fer_core.recipe import (
+from fer_core.model.classifier import Classifier
+from fer_core.training.recipe import (
     AugmentedFaces,
     RecipeConfig,
     augment_batch,
@@ -208,7 +208,7 @@ def test_pack_writes_both_splits_to_one_file_that_training_reads(tmp_path):
     import cv2
 
     from fer_core.labels import EMOTIONS
-    from fer_core.recipe import load_arrays, pack
+    from fer_core.training.recipe import load_arrays, pack
 
     images, labels = _faces(21)
     for split in ("train", "test"):
@@ -226,9 +226,9 @@ def test_pack_writes_both_splits_to_one_file_that_training_reads(tmp_path):
 
 
 def test_framed_copies_are_the_faces_as_the_photo_detector_cuts_them_out(astronaut_bgr):
-    from fer_core.detection import FaceDetector
-    from fer_core.preprocess import crop_face, to_face_input
-    from fer_core.recipe import framed_copies
+    from fer_core.faces.detection import FaceDetector
+    from fer_core.model.preprocess import crop_face, to_face_input
+    from fer_core.training.recipe import framed_copies
 
     # Her face as the detector frames it in the photo: in a picture of its own, it is framed alike.
     face = to_face_input(crop_face(astronaut_bgr, FaceDetector().detect(astronaut_bgr)[0]))

@@ -3,8 +3,8 @@
 import numpy as np
 
 from fer_core.labels import EMOTIONS
+from fer_core.media.drawing import COLORS_BGR, draw_faces
 from fer_core.pipeline import Face
-from fer_core.rendering import COLORS_BGR, draw_faces
 
 PHONE_WIDTH = 360  # CSS pixels an image gets on a 390 px wide phone screen
 LETTER = 9  # px: the smallest letters read comfortably on a phone

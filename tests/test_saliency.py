@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from fer_core.labels import EMOTIONS
-from fer_core.preprocess import FACE_SIZE, crop_face
-from fer_core.saliency import occlusion_map, overlay
+from fer_core.model.preprocess import FACE_SIZE, crop_face
+from fer_core.reporting.saliency import occlusion_map, overlay
 
 
 class LooksAtOneCorner:

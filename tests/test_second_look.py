@@ -7,9 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from fer_core.detection import DetectorSettings
-from fer_core.second_look import SecondLook, fit_logistic, train
-from fer_core.synthetic import load_faces
+from fer_core.faces.detection import DetectorSettings
+from fer_core.faces.second_look import SecondLook
+from fer_core.training.second_look import fit_logistic, train
+from fer_core.training.synthetic import load_faces
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +24,8 @@ def test_the_shipped_second_look_tells_test_faces_from_crops_of_face_free_pictur
     arrangement, not only its grey levels, where a box must reach to pass."""
     import cv2
 
-    from fer_core.face_verifier import box_crop
-    from fer_core.synthetic import load_pictures
+    from fer_core.faces.verifier import box_crop
+    from fer_core.training.synthetic import load_pictures
 
     faces = np.stack([face for face, _ in load_faces(fer2013 / "test", None)[::12]])
     rng = np.random.default_rng(0)
@@ -46,8 +47,8 @@ def test_the_shipped_second_look_tells_test_faces_from_crops_of_face_free_pictur
 def test_a_face_the_verifier_nearly_missed_is_found_on_a_second_look(fer2013):
     """Frame 81 of the detection benchmark's `holdout` frames with seed 6: one face on a plain background,
     whose boxes the verifier scores a little under the threshold and the second look takes for a face."""
-    from fer_core.detection import FaceDetector
-    from fer_core.synthetic import face_frame, load_pictures, matches
+    from fer_core.faces.detection import FaceDetector
+    from fer_core.training.synthetic import face_frame, load_pictures, matches
 
     faces, pictures = load_faces(fer2013 / "test", "holdout"), load_pictures(None, "holdout")
     rng = np.random.default_rng(6)

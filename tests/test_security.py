@@ -15,9 +15,9 @@ import pytest
 from PIL import Image, PngImagePlugin
 from streamlit.testing.v1 import AppTest
 
-from fer_core.classifier import Classifier, ModelError
-from fer_core.images import ImageError, decode_image
-from fer_core.preprocess import FACE_SIZE
+from fer_core.media.images import ImageError, decode_image
+from fer_core.model.classifier import Classifier, ModelError
+from fer_core.model.preprocess import FACE_SIZE
 from tests.conftest import ROOT
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from fer_core.labels import EMOTIONS
+from fer_core.media.tracking import FaceTracker, iou
 from fer_core.pipeline import Face
-from fer_core.tracking import FaceTracker, iou
 
 
 def probs_of(label: str, p: float = 0.8) -> np.ndarray:

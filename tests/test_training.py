@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from fer_core.classifier import MODELS_DIR
 from fer_core.cli import main
-from fer_core.training import TrainConfig, class_weights, earlier_stages, stage_totals, step_progress, train
+from fer_core.model.classifier import MODELS_DIR
+from fer_core.training.trainer import TrainConfig, class_weights, earlier_stages, stage_totals, step_progress, train
 from tests.conftest import ROOT
 
 

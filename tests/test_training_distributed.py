@@ -38,7 +38,7 @@ SPLIT_BATCH = (
     "import sys, json, fer_core, numpy as np, tensorflow as tf, keras; "
     "cpu = tf.config.list_physical_devices('CPU')[0]; "
     "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2); "
-    "from fer_core.training import TrainConfig, _tf_datasets, make_strategy; "
+    "from fer_core.training.trainer import TrainConfig, _tf_datasets, make_strategy; "
     "from fer_core.datasets import load_split; "
     "config = TrainConfig(data=sys.argv[1], batch_size=16); train = load_split(config.data, 'train'); "
     "batch = lambda ds: [np.asarray(t) for t in next(iter(ds))]; "
@@ -141,7 +141,7 @@ def two_workers_run(data, tmp_path_factory):
 
 
 def _assert_model_loads(out: Path, replicas: int, strategy: str) -> dict:
-    from fer_core.classifier import Classifier
+    from fer_core.model.classifier import Classifier
 
     files = ["evaluation.json", "history.json", "model.keras", "model_card.json"]
     assert sorted(p.name for p in out.iterdir()) == files

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from fer_core.cli import main
-from fer_core.export import VIDEO_COLUMNS, video_csv, video_json
 from fer_core.labels import EMOTIONS
-from fer_core.video import Progress, VideoError, VideoLimits, VideoSettings, analyze_video, probe
+from fer_core.media.export import VIDEO_COLUMNS, video_csv, video_json
+from fer_core.media.video import Progress, VideoError, VideoLimits, VideoSettings, analyze_video, probe
 from tests.video_clips import face_clip, hostile_videos
 
 

@@ -39,7 +39,7 @@ def test_a_text_file_named_mp4_gets_one_message():
 
 
 def test_after_stop_the_page_says_where_it_stopped_and_offers_to_start_again():
-    from fer_core.video import Progress
+    from fer_core.media.video import Progress
 
     clip = io.BytesIO()
     face_clip(clip, 320, 240, fps=10, seconds=1.0)

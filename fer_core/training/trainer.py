@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.datasets import FaceDataset, load_split
-from fer_core.evaluation import evaluate_predictions, write_evaluation
 from fer_core.labels import EMOTIONS
+from fer_core.reporting.evaluation import evaluate_predictions, write_evaluation
 
 
 class WorkerLost(RuntimeError):
@@ -245,12 +245,12 @@ def _epoch_callback(files: _RunFiles, config: TrainConfig, state: dict):
 def train(config: TrainConfig, strategy=None, log=print) -> Path | None:
     """Train (or resume) and write the artifacts; return the output directory, or None on a
     worker that is not the chief (the chief writes them)."""
-    from fer_core.classifier import import_tensorflow
+    from fer_core.model.classifier import import_tensorflow
 
     tf = import_tensorflow()
     import keras
 
-    from fer_core.architecture import ARCHITECTURES
+    from fer_core.model.architecture import ARCHITECTURES
 
     if config.architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {config.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
@@ -318,7 +318,7 @@ def _resumed_or_new(config: TrainConfig, files: _RunFiles, state: dict, steps: i
     """The model and run state to go on from: the checkpoint's when there is one, else a new compiled model."""
     import keras
 
-    from fer_core.architecture import ARCHITECTURES
+    from fer_core.model.architecture import ARCHITECTURES
 
     if state and files.checkpoint.exists():
         log(f"resuming from epoch {state['epoch']} (checkpoint {files.checkpoint})")
@@ -342,8 +342,8 @@ def write_artifacts(
     config: TrainConfig, files: _RunFiles, train_set: FaceDataset, val_set: FaceDataset, log=print
 ) -> Path:
     """Best weights -> a compact model.keras plus history, evaluation and model card."""
-    from fer_core.architecture import ARCHITECTURES
-    from fer_core.classifier import Classifier
+    from fer_core.model.architecture import ARCHITECTURES
+    from fer_core.model.classifier import Classifier
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -467,7 +467,7 @@ def model_summary(model) -> list[str]:
 
 def make_strategy(name: str = "default"):
     """The tf.distribute strategy named on the command line."""
-    from fer_core.classifier import import_tensorflow
+    from fer_core.model.classifier import import_tensorflow
 
     tf = import_tensorflow()
     if name == "mirrored":

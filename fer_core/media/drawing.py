@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fer_core.detection import Box
+from fer_core.faces.detection import Box
 from fer_core.labels import EMOTION_COLORS
 from fer_core.pipeline import Face
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.labels import EMOTIONS
-from fer_core.photos import PhotoResult
+from fer_core.media.photos import PhotoResult
+from fer_core.media.video import VideoAnalysis
 from fer_core.pipeline import Face
-from fer_core.video import VideoAnalysis
 
 VIDEO_COLUMNS = (
     "time_s",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_core.evaluation import Evaluation, evaluation_from_matrix
 from fer_core.labels import VALENCE
+from fer_core.reporting.evaluation import Evaluation, evaluation_from_matrix
 
 
 def group_evaluation(evaluation: Evaluation, groups: dict[str, tuple[str, ...]] = VALENCE) -> Evaluation:

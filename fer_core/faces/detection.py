@@ -34,9 +34,9 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from fer_core.face_verifier import VERIFIER_PATH, FaceVerifier
+from fer_core.faces.second_look import SECOND_LOOK_PATH, SecondLook
+from fer_core.faces.verifier import VERIFIER_PATH, FaceVerifier
 from fer_core.paths import shown_path
-from fer_core.second_look import SECOND_LOOK_PATH, SecondLook
 
 Box = tuple[int, int, int, int]  # x, y, width, height in image pixels; may reach past the edge for a cut face
 

@@ -1,6 +1,6 @@
 """A trained model's directory read back: history, evaluation, model card, and what is wrong with them.
 
-`fer_core.training` writes `models/<name>/` with `model.keras`, `history.json`,
+`fer_core.training.trainer` writes `models/<name>/` with `model.keras`, `history.json`,
 `evaluation.json` and `model_card.json`. The dashboard draws these files as they are; a
 missing or damaged file becomes a `Problem` naming it, never an exception, and files from
 older runs that lack some keys still load.
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.classifier import Classifier
 from fer_core.datasets import FaceDataset
-from fer_core.evaluation import ClassScores, Evaluation
 from fer_core.labels import EMOTIONS
+from fer_core.model.classifier import Classifier
 from fer_core.paths import shown_path
+from fer_core.reporting.evaluation import ClassScores, Evaluation
 
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"

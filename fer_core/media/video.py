@@ -31,11 +31,11 @@ from typing import BinaryIO
 import av
 import numpy as np
 
-from fer_core.detection import Box, DetectorSettings, video_settings
+from fer_core.faces.detection import Box, DetectorSettings, video_settings
 from fer_core.labels import EMOTIONS
+from fer_core.media.drawing import caption, draw_faces
+from fer_core.media.tracking import FaceTracker
 from fer_core.pipeline import EmotionPipeline
-from fer_core.rendering import caption, draw_faces
-from fer_core.tracking import FaceTracker
 
 VIDEO_TYPES = ("mp4", "mov", "webm", "avi", "mkv", "m4v")
 # Audio codecs an MP4 file can hold as they are; any other is re-encoded to AAC.

@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fer_core.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE
-from fer_core.classifier import TTA_VIEWS, Classifier, ModelError, load_model
 from fer_core.datasets import load_split
-from fer_core.evaluation import evaluate_predictions, write_evaluation
 from fer_core.labels import EMOTIONS
-from fer_core.preprocess import FACE_SIZE
+from fer_core.model.classifier import TTA_VIEWS, Classifier, ModelError, load_model
+from fer_core.model.preprocess import FACE_SIZE
+from fer_core.reporting.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE
+from fer_core.reporting.evaluation import evaluate_predictions, write_evaluation
 
 
 def build_ensemble(members: list, views: str = "flip", name: str = "fer_ensemble"):
@@ -30,7 +30,7 @@ def build_ensemble(members: list, views: str = "flip", name: str = "fer_ensemble
     import keras
     from keras import layers
 
-    from fer_core.architecture import face_views
+    from fer_core.model.architecture import face_views
 
     if views not in TTA_VIEWS:
         raise ValueError(f"unknown views {views!r}; choose one of {', '.join(TTA_VIEWS)}")
@@ -49,7 +49,7 @@ def build_ensemble(members: list, views: str = "flip", name: str = "fer_ensemble
 def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, views: str = "flip", log=print) -> Path:
     """Average the members' `model.keras` into `out/model.keras`, score it on the test split
     of `data`, and write its evaluation and model card beside it."""
-    from fer_core.training import hardware_description, measured_card_fields, stage_totals, training_stages
+    from fer_core.training.trainer import hardware_description, measured_card_fields, stage_totals, training_stages
 
     member_dirs = [Path(d) for d in member_dirs]
     for directory in member_dirs:

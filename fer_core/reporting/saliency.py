@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from fer_core.labels import EMOTIONS
-from fer_core.preprocess import FACE_SIZE, to_face_input
+from fer_core.model.preprocess import FACE_SIZE, to_face_input
 
 
 class Classifier(Protocol):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from fer_core.preprocess import FACE_SIZE
+from fer_core.model.preprocess import FACE_SIZE
 
 if TYPE_CHECKING:
     import keras

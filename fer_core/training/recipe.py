@@ -15,15 +15,15 @@ A run that started from another model's weights (`--init-from`) can be averaged 
 (`average`): the shipped live model is such an average.
 
 Each run writes `model.keras` (the bare network, the same input contract as every project model)
-and `history.json`; `python -m fer_core.recipe card RUN_DIR --data ...` then scores it on the test
+and `history.json`; `python -m fer_core.training.recipe card RUN_DIR --data ...` then scores it on the test
 split and writes `evaluation.json` and `model_card.json` beside it.
 
-    KERAS_BACKEND=jax python -m fer_core.recipe member --data fer2013 --widths 48,96,192,384 --out runs/a
-    KERAS_BACKEND=jax python -m fer_core.recipe distill --data fer2013 --teacher T1 T2 T3 --out runs/live
-    python -m fer_core.recipe average runs/tuned --out runs/averaged
-    python -m fer_core.recipe card runs/a --data ../shared/fer2013
-    python -m fer_core.recipe pack --data ../shared/fer2013 --out fer2013.npz   # one file for a GPU box
-    python -m fer_core.recipe pack --data ../shared/fer2013 --framed --out framed.npz  # + as the app cuts faces
+    KERAS_BACKEND=jax python -m fer_core.training.recipe member --data fer2013 --widths 48,96,192,384 --out runs/a
+    KERAS_BACKEND=jax python -m fer_core.training.recipe distill --data fer2013 --teacher T1 T2 T3 --out runs/live
+    python -m fer_core.training.recipe average runs/tuned --out runs/averaged
+    python -m fer_core.training.recipe card runs/a --data ../shared/fer2013
+    python -m fer_core.training.recipe pack --data ../shared/fer2013 --out fer2013.npz   # one file for a GPU box
+    python -m fer_core.training.recipe pack --data ../shared/fer2013 --framed --out framed.npz  # + as the app cuts faces
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.labels import EMOTIONS
-from fer_core.preprocess import FACE_SIZE
+from fer_core.model.preprocess import FACE_SIZE
 
 
 @dataclass
@@ -196,9 +196,9 @@ def _framed_shard(job: tuple[np.ndarray, np.ndarray, int, int]) -> tuple[np.ndar
     number (so the copies depend on the number of shards, not on the machine)."""
     from dataclasses import replace
 
-    from fer_core.detection import FaceDetector
-    from fer_core.preprocess import crop_face, to_face_input
-    from fer_core.synthetic import face_picture, load_pictures, matches
+    from fer_core.faces.detection import FaceDetector
+    from fer_core.model.preprocess import crop_face, to_face_input
+    from fer_core.training.synthetic import face_picture, load_pictures, matches
 
     images, labels, shard, log_every = job
     rng = np.random.default_rng(shard)
@@ -317,7 +317,7 @@ def load_teacher(paths: tuple[str, ...]):
     """The teacher: the mean of the given models' probabilities over each face and its mirror image."""
     import keras
 
-    from fer_core.ensemble import build_ensemble
+    from fer_core.model.ensemble import build_ensemble
 
     members = [keras.models.load_model(p, compile=False, safe_mode=True) for p in paths]
     teacher = build_ensemble(members, views="flip", name="teacher")
@@ -329,8 +329,8 @@ def train(config: RecipeConfig, log=print) -> Path:
     """Train one network with the recipe (distilled from `config.teacher` when it names models)."""
     import keras
 
-    from fer_core.architecture import build_vgg
-    from fer_core.training import fit_progress
+    from fer_core.model.architecture import build_vgg
+    from fer_core.training.trainer import fit_progress
 
     keras.utils.set_random_seed(config.seed)
     x_train, y_train = load_arrays(config.data, "train")
@@ -442,7 +442,7 @@ def average_with_start(run_dir: Path, out: Path, log=print) -> Path:
     path, whose average often reads better than either (weight averaging, as in SWA)."""
     import keras
 
-    import fer_core.architecture  # noqa: F401  registers the project's layers before loading
+    import fer_core.model.architecture  # noqa: F401  registers the project's layers before loading
 
     run_dir, out = Path(run_dir), Path(out)
     recipe = json.loads((run_dir / "recipe.json").read_text())
@@ -470,9 +470,9 @@ def prune(source: str | Path, widths: tuple[int, ...], out: Path, log=print) -> 
     import keras
     from keras import layers
 
-    import fer_core.architecture  # noqa: F401  registers the project's layers before loading
-    from fer_core.architecture import build_vgg
-    from fer_core.training import earlier_stages
+    import fer_core.model.architecture  # noqa: F401  registers the project's layers before loading
+    from fer_core.model.architecture import build_vgg
+    from fer_core.training.trainer import earlier_stages
 
     big = keras.models.load_model(source, compile=False, safe_mode=True)
     big_convs = [layer for layer in big.layers if isinstance(layer, layers.Conv2D)]
@@ -533,10 +533,10 @@ def _device() -> str:
 
 def write_card(run_dir: Path, data: str, log=print) -> Path:
     """Score a recipe run on the test split of `data` and write its evaluation and model card."""
-    from fer_core.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE
-    from fer_core.classifier import Classifier
-    from fer_core.evaluation import evaluate_predictions, write_evaluation
-    from fer_core.training import earlier_stages, hardware_description, measured_card_fields, stage_totals
+    from fer_core.model.classifier import Classifier
+    from fer_core.reporting.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE
+    from fer_core.reporting.evaluation import evaluate_predictions, write_evaluation
+    from fer_core.training.trainer import earlier_stages, hardware_description, measured_card_fields, stage_totals
 
     run_dir = Path(run_dir)
     recipe = json.loads((run_dir / "recipe.json").read_text())
@@ -588,7 +588,7 @@ def write_card(run_dir: Path, data: str, log=print) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m fer_core.recipe",
+        prog="python -m fer_core.training.recipe",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

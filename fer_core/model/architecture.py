@@ -7,7 +7,7 @@ import keras
 from keras import layers
 
 from fer_core.labels import EMOTIONS
-from fer_core.preprocess import FACE_SIZE
+from fer_core.model.preprocess import FACE_SIZE
 
 
 @keras.saving.register_keras_serializable(package="fer_core")

@@ -9,7 +9,7 @@ Between frames it does what a photo does not need:
   drawing the frames between keeps up with the camera;
 - between full detections (every `FULL_DETECTION_SECONDS`) it looks for faces only near where they
   were (`FaceDetector.detect_near`), a fraction of a whole frame's search;
-- a `FaceTracker` (`fer_core.tracking`, shared with video files) matches faces across frames by box
+- a `FaceTracker` (`fer_core.media.tracking`, shared with video files) matches faces across frames by box
   overlap, gives each a stable id, smooths its probabilities over time and keeps it through short
   detector misses;
 - it measures processing time and frame rate, and publishes the tracks, the stats and a timeline
@@ -33,11 +33,11 @@ from typing import Protocol
 
 import numpy as np
 
-from fer_core.detection import Box, DetectorSettings, video_settings
+from fer_core.faces.detection import Box, DetectorSettings, video_settings
 from fer_core.labels import EMOTIONS
+from fer_core.media.drawing import caption, draw_faces
+from fer_core.media.tracking import FaceTracker, Track
 from fer_core.pipeline import Face
-from fer_core.rendering import caption, draw_faces
-from fer_core.tracking import FaceTracker, Track
 
 logger = logging.getLogger(__name__)
 

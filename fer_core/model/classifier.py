@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.labels import EMOTIONS
-from fer_core.opencv_net import OpenCVNet, opencv_net
+from fer_core.model.opencv_net import OpenCVNet, opencv_net
+from fer_core.model.preprocess import FACE_SIZE
 from fer_core.paths import PROJECT_DIR, shown_path
-from fer_core.preprocess import FACE_SIZE
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -82,7 +82,7 @@ def load_model(path: str | Path = DEFAULT_MODEL):
     import_tensorflow()
     import keras
 
-    import fer_core.architecture  # noqa: F401  registers the project's layers before loading
+    import fer_core.model.architecture  # noqa: F401  registers the project's layers before loading
 
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=True)
@@ -122,7 +122,7 @@ class Classifier:
         self.labels = EMOTIONS
         self.tta = tta
         shifts = TTA_VIEWS[tta]
-        from fer_core.architecture import for_inference
+        from fer_core.model.architecture import for_inference
 
         inference = for_inference(model)
         self._inference = inference  # the copy whose variables a TensorFlow graph reads
@@ -167,7 +167,7 @@ def _tensorflow_graph(inference, shifts: tuple[tuple[int, int], ...]):
     """`inference` as one traced TensorFlow graph taking (N, 48, 48, 1) uint8 faces to (N, 7) probabilities,
     each face read through its `shifts` and their mirror images, averaged (none: the face as it is)."""
     tf = import_tensorflow()
-    from fer_core.architecture import face_views  # the same views an ensemble file holds
+    from fer_core.model.architecture import face_views  # the same views an ensemble file holds
 
     @tf.function(input_signature=[tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.uint8)], reduce_retracing=True)
     def forward(batch):

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.detection import DetectorSettings
-from fer_core.images import decode_image, encode_jpeg, encode_png, image_format
+from fer_core.faces.detection import DetectorSettings
+from fer_core.media.drawing import caption, draw_faces
+from fer_core.media.images import decode_image, encode_jpeg, encode_png, image_format
+from fer_core.model.preprocess import crop_face
 from fer_core.pipeline import EmotionPipeline, Face
-from fer_core.preprocess import crop_face
-from fer_core.rendering import caption, draw_faces
-from fer_core.saliency import Saliency, occlusion_map
+from fer_core.reporting.saliency import Saliency, occlusion_map
 
 
 @dataclass

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 
 from fer_core.datasets import DatasetError, list_class_folder
-from fer_core.evaluation import Evaluation, evaluate_predictions
-from fer_core.images import ImageError, read_image
+from fer_core.media.images import ImageError, read_image
+from fer_core.model.preprocess import crop_face, faces_to_batch
 from fer_core.pipeline import EmotionPipeline
-from fer_core.preprocess import crop_face, faces_to_batch
+from fer_core.reporting.evaluation import Evaluation, evaluate_predictions
 
 BATCH = 256
 

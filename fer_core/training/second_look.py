@@ -1,22 +1,4 @@
-"""A second look at the boxes the face verifier nearly passed, by a network that knows faces well.
-
-The verifier (`face_verifier.py`) is small, so that it can score every box the cascades propose. Of
-the faces it still misses, a third get a box that scores just under the detector's threshold; so do
-a few boxes on face-free pictures. The live emotion model, trained on 28,709 FER2013 faces, has seen
-far more faces than the verifier: its convolutional layers, up to their global average, with one
-face-or-not layer, learn from the verifier's own training boxes (`face_verifier.crops_from_frames`:
-FER2013 *train* faces on generated frames, `tune` pictures, the motorcycle pair, hard frames,
-scrambled faces): first the layer alone, fitted by logistic regression on the live model's features,
-then every layer trained on from there for a few epochs. They tell the faces among those boxes from
-the rest far better than the verifier. The detector asks it only about boxes scored in a band under
-its threshold (`DetectorSettings.second_look_from`), so it costs a few crops a frame.
-`docs/detection.md` (*A second look*, *The second look trained on*) has the figures.
-
-The shipped `models/face_second_look.keras` (4.8 MB; on 2 cores, 30 minutes for the boxes and 4 for the
-training, beside other work):
-
-    python -m fer_core.second_look --data ../shared/fer2013 --frames 200 --seed 101
-"""
+"""Training the second look (`fer_core.faces.second_look`) on the verifier's training boxes."""
 
 from __future__ import annotations
 
@@ -25,22 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.face_verifier import VERIFIER_PATH, FaceVerifier, class_balance, report_held_out, training_boxes
-from fer_core.preprocess import FACE_SIZE
-
-SECOND_LOOK_PATH = VERIFIER_PATH.parent / "face_second_look.keras"
-
-
-class SecondLook(FaceVerifier):
-    """Log-odds that each box is a face, from the live model's features; read from the crops as they are
-    (the emotion model's own input), not contrast-normalised as the verifier's are."""
-
-    @classmethod
-    def load(cls, path: Path = SECOND_LOOK_PATH) -> SecondLook:
-        return super().load(path)
-
-    def _prepared(self, faces: np.ndarray) -> np.ndarray:
-        return np.asarray(faces, np.float32).reshape(len(faces), FACE_SIZE, FACE_SIZE, 1)
+from fer_core.faces.second_look import SECOND_LOOK_PATH
+from fer_core.training.verifier import class_balance, report_held_out, training_boxes
 
 
 def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2, steps: int = 25) -> np.ndarray:
@@ -69,7 +37,7 @@ def train(
     steps: the layer fitted alone on the live model's features (`fit_logistic`), then every layer trained
     on from there for `epochs` (the features, learned for emotions, then learn faces from boxes too), a
     tenth of the boxes held out to show how well it tells them apart."""
-    from fer_core.classifier import LIVE_MODEL, import_tensorflow
+    from fer_core.model.classifier import LIVE_MODEL, import_tensorflow
 
     import_tensorflow()
     import keras

@@ -2,8 +2,8 @@
 
 Detector-agnostic: a `FaceTracker` is fed the faces found in each analysed frame (boxes and
 probabilities, from whatever found them) with the frame's time, and answers which faces are on
-screen and under which id. It serves the live webcam page (`fer_core.live`) and video files
-(`fer_core.video`) alike.
+screen and under which id. It serves the live webcam page (`fer_core.media.live`) and video files
+(`fer_core.media.video`) alike.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fer_core.detection import Box, iou  # noqa: F401  iou is part of this module's interface
+from fer_core.faces.detection import Box, iou  # noqa: F401  iou is part of this module's interface
 from fer_core.pipeline import Face
 
 

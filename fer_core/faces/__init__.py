@@ -1,0 +1,1 @@
+"""Finding faces in images: the detector the app runs."""

@@ -1,0 +1,1 @@
+"""Media in and out: images, video files, live frames, tracking, drawing, export."""

@@ -1,0 +1,1 @@
+"""The emotion model: preprocessing, network architecture, classifier, ensembles."""

@@ -1,0 +1,1 @@
+"""Reporting: evaluation, model cards and runs, charts, saliency."""

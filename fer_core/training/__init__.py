@@ -1,0 +1,1 @@
+"""Training: the trainer, augmentation, generated frames, and the detector's small networks."""
