@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+# Where FER2013 is: the one setting every part reads (the command line's --data default, the dashboard's
+# gallery of mistakes, the tests and the benches). A folder with train/<class>/ and test/<class>/, or fer2013.csv.
+DATA_ENV = "FER_DATA"
+DEFAULT_DATA = PROJECT_DIR / "fer2013"
+
+
+def data_dir() -> Path:
+    """FER2013's location: `$FER_DATA` when set, else `fer2013/` in the project folder."""
+    return Path(os.environ.get(DATA_ENV) or DEFAULT_DATA)
 
 
 def shown_path(path: str | Path) -> str:
