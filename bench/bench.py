@@ -1,4 +1,4 @@
-"""Speed of the app on this machine: `python bench/bench.py` prints a table and writes bench/results.md.
+"""Speed of the app on this machine: `python bench/bench.py` prints a table and writes bench/latest.md.
 
 Figures: cold start (import + model load, server start, first render of the home page in
 headless Chromium), the classifier (one face; faces per second in batches of 64), the
@@ -129,7 +129,7 @@ def first_render() -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "latest.md")
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium first-render figure")
     args = parser.parse_args()
