@@ -1,6 +1,7 @@
 """Facial emotion recognition: the Streamlit entry point (`streamlit run app.py`)."""
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -8,7 +9,10 @@ import streamlit as st
 logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logging.getLogger("fer_core").setLevel(logging.INFO)
 
-st.set_page_config(page_title="Facial emotion recognition", page_icon=":material/mood:", layout="wide")
+# The tab icon is a file served by the app itself: for a ":material/...:" or emoji icon the browser fetches
+# an image from fonts.gstatic.com. The pages' ":material/...:" icons in the menu come from the font Streamlit ships.
+ICON = Path(__file__).resolve().parent / "static" / "icon.png"
+st.set_page_config(page_title="Facial emotion recognition", page_icon=str(ICON), layout="wide")
 
 navigation = st.navigation(
     [

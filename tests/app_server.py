@@ -53,14 +53,22 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app(log: Path, timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`streamlit run app.py` until the block ends: (base URL, process). Skips when there is no model."""
+def serve_app(
+    log: Path, timeout: float = 120, *, address: str | None = "127.0.0.1", prelude: str = ""
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run app.py` until the block ends: (base URL, process). Skips when there is no model.
+
+    `address=None` leaves `--server.address` out, as the README starts the app; `prelude` is Python code
+    the server process runs before Streamlit starts.
+    """
     model = Path(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
     if not model.is_file():
         pytest.skip(f"no model at {model}")
     port = free_port()
-    command = [sys.executable, "-c", SERVE, "run", "app.py", "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    command = [sys.executable, "-c", prelude + "\n" + SERVE, "run", "app.py", "--server.headless", "true"]
+    command += ["--server.port", str(port)]
+    if address is not None:
+        command += ["--server.address", address]
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
