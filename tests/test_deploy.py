@@ -1,4 +1,4 @@
-"""Scale out: two replicas of the app behind nginx, started as the README's "Scale out" section says.
+"""Scale out: two replicas of the app behind nginx, started as docs/deployment.md's "Scale out" says.
 
 `python deploy/run_replicas.py --replicas 2 --first-port 0 --listen 127.0.0.1:<port> --run-dir <tmp>`
 starts two `streamlit run app.py` processes on free loopback ports and nginx (Debian's, in the
@@ -61,7 +61,7 @@ def test_nginx_accepts_the_rendered_config(tmp_path):
 
 @pytest.fixture
 def replicas(tmp_path):
-    """The README's command: (URL of nginx, run folder). Stopped with SIGTERM, as a service manager would."""
+    """docs/deployment.md's command: (URL of nginx, run folder). Stopped with SIGTERM, as a service manager would."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found (Debian package chromium)")
     pytest.importorskip("playwright.async_api", reason="the playwright package is not installed")
