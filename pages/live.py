@@ -16,8 +16,8 @@ from fer_core.resources import live_model_path, pipeline_or_stop, run_inside_app
 run_inside_app()
 
 CHART_SECONDS = 30
-# The readout and chart are redrawn once a second. Each chart redraw keeps the browser busy for about 0.15 s
-# (however few its points), and the returned video loses frames meanwhile: so the chart is opt-in.
+# The readout and chart are redrawn once a second. Each chart redraw keeps the browser busy (however few
+# its points), and the returned video loses frames meanwhile: so the chart is opt-in.
 REFRESH_SECONDS = 1.0
 
 st.title(":material/videocam: Live")

@@ -42,9 +42,8 @@ VIDEO_TYPES = ("mp4", "mov", "webm", "avi", "mkv", "m4v")
 MP4_AUDIO = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
 FALLBACK_FPS = Fraction(30)
 # Every frame allocates several picture-sized buffers (6 MB each at 1080p). glibc's malloc keeps the
-# freed ones and, as their sizes interleave, its heap grows without bound: 60 s of 1080p took the
-# process from 0.9 to 1.6-1.9 GB. Handing freed memory back every this many frames keeps it flat
-# (measured: 0.94 GB throughout, for about 5% more CPU time).
+# freed ones and, as their sizes interleave, its heap grows without bound over a long clip. Handing
+# freed memory back every this many frames keeps it flat, for a little more CPU time (docs/speed.md).
 TRIM_EVERY_FRAMES = 150
 
 
@@ -68,8 +67,7 @@ class VideoSettings:
     analyses_per_second: float = 6.0  # the model runs on every k-th frame, k = fps / this (1 = every frame)
     min_neighbors: int = DetectorSettings.min_neighbors
     # Smallest face, as a share of the shorter side: larger than a photo's 5%, as the detector's time
-    # grows with the smallest face searched for (8% costs 0.35 CPU s per second of 640x480 video, 5%
-    # 0.55 s). Lower it for crowds far from the camera.
+    # grows as the smallest face searched for shrinks (docs/speed.md). Lower it for crowds far from the camera.
     min_face_fraction: float = 0.08
     detect_max_side: int = DetectorSettings.max_side
     smoothing: float = 0.6

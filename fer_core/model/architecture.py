@@ -90,9 +90,9 @@ def for_inference(model: keras.Model) -> keras.Model:
 
     At inference a batch normalisation is a fixed scale and shift of each channel, so it is the same as
     scaling the layer's kernel and shifting its bias; folded, it no longer costs a pass over every
-    activation map, and the convolution, bias and ReLU run as one fused operation (about 15% off the
-    live model's time per face on 2 CPU cores). A model with nothing to fold, or a Sequential one (its
-    layers are listed, not called, so there is no graph to rewire), is returned as it is."""
+    activation map, and the convolution, bias and ReLU run as one fused operation. A model with nothing
+    to fold, or a Sequential one (its layers are listed, not called, so there is no graph to rewire), is
+    returned as it is."""
     if isinstance(model, keras.Sequential):
         return model
     folds: dict[int, layers.BatchNormalization] = {}  # id of a conv/dense layer -> the normalisation after it

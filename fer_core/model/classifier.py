@@ -126,7 +126,7 @@ class Classifier:
 
         inference = for_inference(model)
         self._inference = inference  # the copy whose variables a TensorFlow graph reads
-        # On a CPU, OpenCV runs a plain single-view network in about 60% of TensorFlow's time (opencv_net.py);
+        # On a CPU, OpenCV runs a plain single-view network faster than TensorFlow (opencv_net.py);
         # TensorFlow's graph is traced only where it runs.
         opencv = None if shifts or engine == "tensorflow" else opencv_net(inference)
         self._run = opencv if opencv is not None else _tensorflow_graph(inference, shifts)

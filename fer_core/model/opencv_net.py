@@ -2,8 +2,8 @@
 
 For the few faces of a video frame, TensorFlow spends much of its time around the arithmetic
 (scheduling each operation) and oneDNN's convolutions suit large batches; OpenCV's engine runs the
-same small networks in about 60% of the time (the live model: 3.3 against 6.3 ms for one face, 9.3
-against 15.4 ms for three; `bench/bench_models.py` prints both). The outputs agree to 1e-5.
+same small networks in less time (`bench/bench_models.py` times both; docs/speed.md), and the outputs
+agree to 1e-5 (tests/test_opencv_net.py).
 
 `opencv_net` writes a Keras model, its batch normalisations already folded in
 (`architecture.for_inference`), as a frozen TensorFlow graph of plain operations (convolution, bias,

@@ -18,10 +18,9 @@ FACE_SIZE = 48
 DEFAULT_MARGIN = 0.0
 
 
-# A face under 48 px (a small face in a photo) is enlarged bicubically: sharper than bilinear, closer to
-# FER2013's own 48 px faces: the shipped models read 2-3 points more of the detection bench's found boxes
-# under 48 px right than with bilinear, and 5-8 points more of FER2013's faces shrunk to 24 px (docs/detection.md;
-# bench/small_faces.py).
+# A face under 48 px (a small face in a photo) is enlarged bicubically: sharper than bilinear and closer to
+# FER2013's own 48 px faces, so the models read it right more often (bench/small_faces.py measures it;
+# docs/detection.md has the figures).
 ENLARGE = cv2.INTER_CUBIC
 
 
