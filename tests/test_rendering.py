@@ -1,5 +1,6 @@
 """Drawing faces onto images: labels a person can read where the image is shown, phones included."""
 
+import cv2
 import numpy as np
 
 from fer_core.labels import EMOTIONS
@@ -55,3 +56,67 @@ def test_probability_bars_sit_beside_the_face_inside_the_image_in_rows_as_tall_a
         assert columns.min() > x + w if side == "right" else columns.max() < x
         # seven rows, each at least the labels' smallest letter height once the image is 360 px wide
         assert (rows.max() - rows.min()) * PHONE_WIDTH / 640 >= 7 * LETTER * 0.9
+
+
+def covered_share(drawn: np.ndarray, blank: np.ndarray, box) -> float:
+    """Share of the face box's inside (its drawn edges left out) whose pixels the drawing changed."""
+    x, y, w, h = box
+    edge = max(2, round(blank.shape[1] / 300)) + 1
+    inside = (slice(y + edge, y + h - edge), slice(x + edge, x + w - edge))
+    return (drawn[inside] != blank[inside]).any(axis=2).sum() / (w * h)
+
+
+SHAPES = [
+    (96, 96),
+    (120, 160),
+    (300, 300),
+    (480, 640),
+    (640, 480),
+    (720, 1280),
+    (1080, 1080),
+    (1000, 2000),
+    (2000, 900),
+]
+
+
+def boxes_on(height: int, width: int):
+    """Square faces of a fifth of the image's short side up to all of it, at its corners, edges and centre,
+    and the face that fills the whole frame."""
+    yield 0, 0, width, height
+    for size in (0.2, 0.5, 0.8, 0.95, 1.0):
+        side = round(size * min(height, width))
+        for fx in (0, 0.5, 1):
+            for fy in (0, 0.5, 1):
+                yield round(fx * (width - side)), round(fy * (height - side)), side, side
+
+
+def test_a_label_never_covers_the_face_on_any_image_shape_close_ups_included():
+    for height, width in SHAPES:
+        blank = np.full((height, width, 3), 170, np.uint8)
+        line = max(2, round(width / 300))  # the box's edges, as draw_faces draws them
+        for box in boxes_on(height, width):
+            faces = [face(box, "angry")]
+            drawn = draw_faces(blank, faces, ["#1 angry 88%"])
+            share = covered_share(drawn, blank, box)
+            color = np.array(COLORS_BGR["angry"], np.uint8)
+            edges = cv2.rectangle(blank.copy(), box[:2], (box[0] + box[2], box[1] + box[3]), COLORS_BGR["angry"], line)
+            label = cv2.countNonZero(cv2.inRange(drawn, color, color)) - cv2.countNonZero(
+                cv2.inRange(edges, color, color)
+            )
+            x, y, w, h = box
+            free = max(y, height - y - h, x, width - x - w)  # the widest margin around the face
+            context = f"{box} on {width}x{height}"
+            assert share <= 0.10, f"the label covers {share:.0%} of the face {context}"
+            if free >= max(60, 0.25 * min(height, width)):  # room for a word at the smallest letters
+                assert share == 0, f"the label is inside the face {context} though there is room outside"
+            if min(w, h) >= 100:
+                assert label > 0, f"no label for the face {context}"
+
+
+def test_a_face_filling_a_photo_keeps_its_eyes_nose_and_mouth_clear(astronaut_bgr):
+    close_up = np.ascontiguousarray(astronaut_bgr[30:230, 150:330])  # the astronaut's head, 180x200
+    box = (0, 0, close_up.shape[1], close_up.shape[0])
+    drawn = draw_faces(close_up, [face(box, "happy")], ["#1 happy 88%"])
+    assert covered_share(drawn, close_up, box) <= 0.10
+    middle = (slice(50, 180), slice(40, 150))  # eyes to chin
+    assert np.array_equal(drawn[middle], close_up[middle])

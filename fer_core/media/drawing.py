@@ -27,6 +27,12 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 # least this share of the image's width tall, and taller on a large face.
 MIN_TEXT_HEIGHT_OF_WIDTH = 1 / 40
 TEXT_HEIGHT_OF_FACE = 0.16
+# When a label has to shrink to fit beside a face, its letters stay at least this tall (px).
+MIN_TEXT_HEIGHT = 9.0
+# A face with no room around it (a close-up filling the frame) gets its label in a corner of the box:
+# at most this share of the box, with letters no smaller than MIN_CORNER_TEXT_HEIGHT (else no label).
+MAX_COVER = 0.10
+MIN_CORNER_TEXT_HEIGHT = 6.0
 
 
 def draw_faces(
@@ -54,28 +60,79 @@ def _room_for_label(box: Box, boxes: list[Box], image_width: int) -> int:
 
 
 def _label(image: np.ndarray, text: str, box: Box, color, room: int) -> None:
-    """`text` in a filled block above the box (below it at the top edge), sized to be read on a phone.
+    """`text` in a filled block outside the box, sized to be read on a phone; it never hides the face.
 
-    A label wider than the `room` up to the next face is broken into lines at its spaces, so that the
-    labels of neighbouring faces in a group photo do not run into each other.
+    The block goes above the box, else below it, else beside it (right, then left), shrinking down to
+    MIN_TEXT_HEIGHT when that is what it takes to fit outside. Above or below, a label wider than the
+    `room` up to the next face is broken into lines at its spaces, so that the labels of neighbouring
+    faces in a group photo do not run into each other. Only when no side has room (a face filling the
+    frame) does it go inside the box: one line in the top-left corner, covering at most MAX_COVER of it.
     """
     x, y, w, h = box
-    height = max(12.0, image.shape[1] * MIN_TEXT_HEIGHT_OF_WIDTH, h * TEXT_HEIGHT_OF_FACE)
-    scale = height / cv2.getTextSize("Hp", FONT, 1.0, 1)[0][1]
-    thickness = max(1, round(scale * 1.6))
-    pad = max(2, round(height * 0.2))
-    lines = _wrap(text, max(room - 3 * pad, w), scale, thickness)
-    sizes = [cv2.getTextSize(line, FONT, scale, thickness) for line in lines]
-    line_height = max(th + base for (_, th), base in sizes) + pad
-    block_w = max(tw for (tw, _), _ in sizes) + 2 * pad
-    block_h = line_height * len(lines) + pad
-    top = y - block_h if y - block_h >= 0 else min(y + h, image.shape[0] - block_h)
-    left = max(0, min(x, image.shape[1] - block_w))
-    cv2.rectangle(image, (left, top), (left + block_w, top + block_h), color, cv2.FILLED)
-    ink = (0, 0, 0) if sum(color) > 380 else (255, 255, 255)
-    for i, (line, ((_, th), _)) in enumerate(zip(lines, sizes)):
-        baseline = top + pad + i * line_height + th
-        cv2.putText(image, line, (left + pad, baseline), FONT, scale, ink, thickness, cv2.LINE_AA)
+    image_h, image_w = image.shape[:2]
+    height = max(12.0, image_w * MIN_TEXT_HEIGHT_OF_WIDTH, h * TEXT_HEIGHT_OF_FACE)
+    while True:
+        for side in ("above", "below", "right", "left"):
+            wrap_width = {"right": image_w - x - w, "left": x}.get(side, max(room, w))
+            block = _Block(text, height, wrap_width)
+            spot = _outside(side, block, box, image_w, image_h)
+            if spot is not None:
+                block.draw(image, spot, color)
+                return
+        if height <= MIN_TEXT_HEIGHT:
+            break
+        height = max(MIN_TEXT_HEIGHT, height * 0.85)
+    height = max(MIN_TEXT_HEIGHT, min(12.0, h * TEXT_HEIGHT_OF_FACE))
+    while height >= MIN_CORNER_TEXT_HEIGHT:
+        block = _Block(text, height, float("inf"))
+        if block.width < w and (block.width + 1) * (block.height + 1) <= MAX_COVER * w * h:
+            block.draw(image, (x, y), color)
+            return
+        height *= 0.9
+
+
+class _Block:
+    """A label's lines of text at one letter height, and the filled block they make."""
+
+    def __init__(self, text: str, height: float, wrap_width: float):
+        self.scale = height / cv2.getTextSize("Hp", FONT, 1.0, 1)[0][1]
+        self.thickness = max(1, round(self.scale * 1.6))
+        self.pad = max(2, round(height * 0.2))
+        self.lines = _wrap(text, wrap_width - 3 * self.pad, self.scale, self.thickness)
+        self.sizes = [cv2.getTextSize(line, FONT, self.scale, self.thickness) for line in self.lines]
+        self.line_height = max(th + base for (_, th), base in self.sizes) + self.pad
+        self.width = max(tw for (tw, _), _ in self.sizes) + 2 * self.pad
+        self.height = self.line_height * len(self.lines) + self.pad
+
+    def draw(self, image: np.ndarray, top_left: tuple[int, int], color) -> None:
+        left, top = top_left
+        cv2.rectangle(image, (left, top), (left + self.width, top + self.height), color, cv2.FILLED)
+        ink = (0, 0, 0) if sum(color) > 380 else (255, 255, 255)
+        for i, (line, ((_, th), _)) in enumerate(zip(self.lines, self.sizes)):
+            baseline = top + self.pad + i * self.line_height + th
+            cv2.putText(image, line, (left + self.pad, baseline), FONT, self.scale, ink, self.thickness, cv2.LINE_AA)
+
+
+def _outside(side: str, block: _Block, box: Box, image_w: int, image_h: int) -> tuple[int, int] | None:
+    """Top-left corner of `block` on `side` of the box, clear of the box and inside the image, or None.
+
+    Above and below, the block starts at the box's left edge; beside, it ends level with the box's bottom,
+    leaving the top of that side to the probability bars.
+    """
+    x, y, w, h = box
+    if block.width > image_w or block.height > image_h:
+        return None
+    across = max(0, min(x, image_w - block.width - 1))
+    along = max(0, min(y + h - block.height, image_h - block.height - 1))
+    if side == "above" and y - block.height - 1 >= 0:
+        return across, y - block.height - 1
+    if side == "below" and y + h + block.height + 1 < image_h:
+        return across, y + h + 1
+    if side == "right" and x + w + block.width + 1 < image_w:
+        return x + w + 1, along
+    if side == "left" and x - block.width - 1 >= 0:
+        return x - block.width - 1, along
+    return None
 
 
 def _wrap(text: str, width: float, scale: float, thickness: int) -> list[str]:
