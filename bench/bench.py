@@ -27,7 +27,7 @@ from load import LoadMeter  # noqa: E402  (bench/load.py: this script's folder i
 def machine() -> str:
     import tensorflow as tf
 
-    from fer_core.training.trainer import hardware_description
+    from fer_core.reporting.cards import hardware_description
 
     return f"{hardware_description()}, TensorFlow {tf.__version__}"
 

@@ -26,7 +26,7 @@ from load import LoadMeter  # noqa: E402  (bench/load.py: this script's folder i
 from fer_core.media.live import FrameProcessor, LiveSettings  # noqa: E402
 from fer_core.model.classifier import DEFAULT_MODEL  # noqa: E402
 from fer_core.pipeline import EmotionPipeline  # noqa: E402
-from fer_core.training.trainer import hardware_description  # noqa: E402
+from fer_core.reporting.cards import hardware_description  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 
@@ -77,10 +77,10 @@ def measure(pipeline: EmotionPipeline, frame: np.ndarray, count: int) -> dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60, help="frames timed per scene")
-    shipped = DEFAULT_MODEL if DEFAULT_MODEL.is_file() else os.environ.get("FER_MODEL")
+    shipped = DEFAULT_MODEL if DEFAULT_MODEL.exists() else os.environ.get("FER_MODEL")
     parser.add_argument("--model", default=shipped, help="default: the shipped model, else $FER_MODEL")
     args = parser.parse_args()
-    if not args.model or not Path(args.model).is_file():
+    if not args.model or not Path(args.model).exists():
         sys.exit(f"no model: {DEFAULT_MODEL} is missing; pass --model or set FER_MODEL")
 
     meter = LoadMeter()

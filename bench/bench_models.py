@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 from load import LoadMeter  # noqa: E402  bench/load.py: this script's folder is first on sys.path
 
 from fer_core.model.classifier import DEFAULT_MODEL, Classifier  # noqa: E402
+from fer_core.reporting.cards import hardware_description  # noqa: E402
 from fer_core.resources import LIVE_MODEL  # noqa: E402
-from fer_core.training.trainer import hardware_description  # noqa: E402
 
 
 def main() -> None:

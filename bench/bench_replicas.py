@@ -159,7 +159,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from fer_core.model.classifier import import_tensorflow
-    from fer_core.training.trainer import hardware_description
+    from fer_core.reporting.cards import hardware_description
 
     import_tensorflow()  # quietly: hardware_description asks TensorFlow for GPUs
     cores = os.cpu_count()

@@ -84,7 +84,7 @@ def main() -> None:
 
     from load import LoadMeter  # bench/load.py: this script's folder is first on sys.path
 
-    from fer_core.training.trainer import hardware_description
+    from fer_core.reporting.cards import hardware_description
     from tests.video_clips import face_clip, repeat_clip
 
     meter = LoadMeter()

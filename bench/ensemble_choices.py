@@ -32,8 +32,8 @@ from load import LoadMeter  # noqa: E402  bench/load.py: this script's folder is
 from fer_core.datasets import load_split  # noqa: E402
 from fer_core.model.classifier import DEFAULT_MODEL, TTA_VIEWS, Classifier  # noqa: E402
 from fer_core.reporting.artifacts import CARD_FILE, MODEL_FILE  # noqa: E402
+from fer_core.reporting.cards import hardware_description  # noqa: E402
 from fer_core.reporting.evaluation import evaluate_predictions  # noqa: E402
-from fer_core.training.trainer import hardware_description  # noqa: E402
 
 # A shift set beyond the classifier's (each shift also read mirrored, as in TTA_VIEWS): the best
 # of several tried once on cached outputs (shifts of 1 or 2 px along the axes, 1-3 px in a grid,
@@ -79,7 +79,7 @@ def main() -> None:
         mirrors = (False,) if views == "none" else (False, True)
         return np.mean([probs[m][dx, dy, flip] for m in members for dx, dy in view_sets[views] for flip in mirrors], 0)
 
-    shipped_card = json.loads((DEFAULT_MODEL.parent / CARD_FILE).read_text())
+    shipped_card = json.loads((DEFAULT_MODEL / CARD_FILE).read_text())
     shipped = (tuple(shipped_card["members"]), shipped_card["views"])
     shipped_right = None
     if set(shipped[0]) <= set(probs):

@@ -91,7 +91,7 @@ def main() -> None:
     from fer_core.media.live import LiveSettings
     from fer_core.model.classifier import DEFAULT_MODEL, fast_model
     from fer_core.pipeline import EmotionPipeline
-    from fer_core.training.trainer import hardware_description
+    from fer_core.reporting.cards import hardware_description
 
     meter = LoadMeter()
     pipelines = {

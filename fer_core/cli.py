@@ -18,7 +18,7 @@ from fer_core.datasets import DatasetError
 from fer_core.media.images import ImageError
 from fer_core.model.classifier import DEFAULT_MODEL, TTA_VIEWS, ModelError, fast_model
 from fer_core.paths import shown_path
-from fer_core.training.trainer import TrainConfig, WorkerLost
+from fer_core.training.trainer import Run, Stage, WorkerLost
 
 TTA_HELP = "test-time augmentation: classify mirrored (flip: 2 views) or also shifted (shift-flip: 10 views) copies"
 
@@ -60,49 +60,68 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--tta", choices=list(TTA_VIEWS), default="none", help=TTA_HELP)
 
 
+# The recipe's settings the command line can change; given, each replaces that setting in every stage.
+STAGE_OPTIONS = {
+    "epochs": "epochs to train (the cosine schedule's length)",
+    "batch_size": "images per step, over all replicas",
+    "learning_rate": "peak, after the warm-up",
+    "warmup_epochs": "epochs of the warm-up",
+    "weight_decay": "decoupled weight decay",
+    "label_smoothing": "of the one-hot targets",
+    "ema_momentum": "of the weight average a run keeps",
+    "erasing": "chance a face loses a random patch",
+    "low_res": "chance a face is shrunk to 16-40 px and grown back",
+    "seed": "of shuffling, augmentation and initial weights",
+    "validation_fraction": "of each class of train/, held out to pick the epoch and stop early (0: keep the last)",
+    "patience": "epochs without a better validation score before stopping",
+}
+
+
 def _train_parser(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a model on FER2013 (resumes an interrupted run)",
-        description="Train a model on FER2013. It never overwrites a trained model unless --force is given.",
+        help="train a model on FER2013 with the recipe of the shipped models (resumes an interrupted run)",
+        description="Train a model on FER2013 with the recipe of the shipped models: --config "
+        "models/<name>/recipe.json reproduces a shipped one. It never overwrites a trained model unless "
+        "--force is given.",
     )
-    defaults = TrainConfig(data="")
-    p.add_argument("--data", required=True, help="FER2013 folder (train/, test/) or fer2013.csv")
-    p.add_argument("--out", default=defaults.out, help="where the model and its files are written")
-    p.add_argument("--force", action="store_true", help="replace the model already in --out")
-    p.add_argument("--work-dir", default=defaults.work_dir, help="checkpoints; rerun with the same one to resume")
-    p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs to train (the cosine schedule's length)")
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per step, over all replicas")
-    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="peak, after the warm-up")
-    p.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing, help="of the one-hot targets")
+    run, stage = Run(data=""), Stage()
+    p.add_argument("--data", required=True, help="FER2013 folder (train/, test/), fer2013.csv, or a packed .npz")
     p.add_argument(
-        "--class-weight-power",
-        type=float,
-        default=defaults.class_weight_power,
-        help="class weight = (balanced weight)^power: 0 ignores the class imbalance, 1 fully rebalances",
+        "--config", type=Path, help="a recipe file (models/<name>/recipe.json); default: one stage of the defaults"
     )
-    p.add_argument("--patience", type=int, default=defaults.patience, help="epochs without improvement before stopping")
-    p.add_argument("--seed", type=int, default=defaults.seed, help="of shuffling, augmentation and initial weights")
+    p.add_argument("--out", default=run.out, help="where the model and its files are written")
+    p.add_argument("--force", action="store_true", help="replace the model already in --out")
+    p.add_argument("--work-dir", default=run.work_dir, help="checkpoints; rerun with the same one to resume")
+    widths = ",".join(map(str, stage.widths))
+    p.add_argument("--widths", default=argparse.SUPPRESS, help=f"channels of the network's blocks (default: {widths})")
+    for name, text in STAGE_OPTIONS.items():
+        value = getattr(stage, name)
+        option = "--" + name.replace("_", "-")
+        p.add_argument(option, type=type(value), default=argparse.SUPPRESS, help=f"{text} (default: {value})")
+    p.add_argument("--framed", action="store_true", help="also train on every face as the photo detector cuts it out")
+    p.add_argument("--init-from", metavar="MODEL", help="start from a trained model (default: random weights)")
+    p.add_argument("--prune", action="store_true", help="with --init-from: start from its copy cut down to --widths")
+    p.add_argument("--average-with-start", action="store_true", help="end averaged with the weights it started from")
+    p.add_argument("--teacher", nargs="+", metavar="MODEL", help="distil from these models (default: none)")
     p.add_argument("--limit", type=int, help="use only N images of each split (quick trials; default: all)")
     p.add_argument("--steps-per-epoch", type=int, help="cap the steps of each epoch (quick trials; default: all)")
-    p.add_argument(
-        "--init-from",
-        metavar="MODEL",
-        help="start from a trained model's weights (same architecture; default: random weights)",
-    )
     p.add_argument(
         "--strategy",
         choices=["default", "mirrored", "multi-worker"],
         default="default",
         help="tf.distribute strategy: mirrored = all GPUs of this machine, multi-worker = the TF_CONFIG cluster",
     )
+    p.add_argument(
+        "--pack", type=Path, metavar="FILE.npz", help="only write the data to one .npz (to carry elsewhere)"
+    )
 
 
 def _ensemble_parser(sub) -> None:
-    p = sub.add_parser("ensemble", help="average trained models into one model file, and score it")
+    p = sub.add_parser("ensemble", help="write an ensemble's manifest of trained models, and score it")
     p.add_argument("members", nargs="+", type=Path, metavar="MODEL_DIR", help="trained models' directories in models/")
     p.add_argument("--data", required=True, help="FER2013 folder or fer2013.csv; its test split is scored")
-    p.add_argument("--out", type=Path, default=DEFAULT_MODEL.parent, help="where the ensemble and its files go")
+    p.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="where the manifest and its files go")
     p.add_argument(
         "--views", choices=list(TTA_VIEWS), default="flip", help="what each member reads: " + TTA_HELP.split(": ", 1)[1]
     )
@@ -218,35 +237,46 @@ def _run_evaluate(args) -> int:
 
 
 def _run_train(args) -> int:
-    from fer_core.training.trainer import make_strategy, train
+    import dataclasses
 
+    from fer_core.training.data import pack
+    from fer_core.training.trainer import make_strategy, read_recipe, train
+
+    if not Path(args.data).exists():
+        raise ValueError(f"no data at {args.data}: give a FER2013 folder (train/, test/) or fer2013.csv")
+    if args.pack:
+        pack(args.data, args.pack)
+        return 0
     if (Path(args.out) / "model.keras").exists() and not args.force:
         raise ValueError(f"{args.out} already holds a model; give another --out, or --force to replace it")
-    config = TrainConfig(
-        data=args.data,
-        out=args.out,
-        work_dir=args.work_dir,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        label_smoothing=args.label_smoothing,
-        class_weight_power=args.class_weight_power,
-        patience=args.patience,
-        seed=args.seed,
-        limit=args.limit,
-        init_from=args.init_from,
-        steps_per_epoch=args.steps_per_epoch,
-    )
-    out = train(config, strategy=make_strategy(args.strategy))
+    stages = read_recipe(args.config) if args.config else [Stage()]
+    given = {name: getattr(args, name) for name in STAGE_OPTIONS if name in args}
+    if "widths" in args:
+        given["widths"] = tuple(int(w) for w in args.widths.split(","))
+    stages = [dataclasses.replace(stage, **given) for stage in stages]
+    first = {
+        "init_from": args.init_from or stages[0].init_from,
+        "prune": args.prune or stages[0].prune,
+        "framed": args.framed or stages[0].framed,
+        "average_with_start": args.average_with_start or stages[0].average_with_start,
+        "teacher": tuple(args.teacher or stages[0].teacher),
+    }
+    stages[0] = dataclasses.replace(stages[0], **first)
+    run = Run(args.data, args.out, args.work_dir, args.limit, args.steps_per_epoch, stages)
+    out = train(run, strategy=make_strategy(args.strategy))
     print(f"wrote {out}/model.keras" if out else "worker done; the chief wrote the model")
     return 0
 
 
 def _run_ensemble(args) -> int:
-    from fer_core.model.ensemble import write_ensemble
+    from fer_core.datasets import load_split
+    from fer_core.model.ensemble import write_manifest
+    from fer_core.reporting.cards import ensemble_facts, write_card
 
-    out = write_ensemble(args.members, args.out, args.data, views=args.views)
-    print(f"wrote {out}/model.keras")
+    manifest = write_manifest(args.members, args.out, views=args.views)
+    test = load_split(args.data, "test")
+    write_card(args.out, test.images[..., None], test.labels, ensemble_facts(args.out), args.data)
+    print(f"wrote {manifest}")
     return 0
 
 
@@ -265,7 +295,7 @@ EXAMPLES = {
     "predict": "python -m fer_core predict docs/astronaut.jpg --json",
     "video": "python -m fer_core video clip.mp4 --out clip_emotions.mp4 --csv clip_emotions.csv",
     "evaluate": "python -m fer_core evaluate --data fer2013/test --crops",
-    "train": "python -m fer_core train --data fer2013 --out runs/my_run",
+    "train": "python -m fer_core train --config models/fer_live/recipe.json --data fer2013 --out runs/my_live",
     "ensemble": "python -m fer_core ensemble models/fer_vgg_s21 models/fer_live --data fer2013 --out runs/my_ens",
 }
 

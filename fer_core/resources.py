@@ -41,7 +41,7 @@ def pipeline_or_stop(path: Path | None = None) -> EmotionPipeline:
         st.error(
             f"The emotion model could not be loaded: {error}\n\n"
             "Fix: restore it with `git checkout -- models/`, train one with `python -m fer_core train`, "
-            "or point the `FER_MODEL` environment variable at a `.keras` file."
+            "or point the `FER_MODEL` environment variable at a model folder or `.keras` file."
         )
         st.stop()
 

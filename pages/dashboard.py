@@ -38,7 +38,7 @@ run_inside_app()
 GALLERY_SIZE = 24
 UNAVAILABLE = "Not available: see the message about `{}` at the top of the page."
 ROLES = {
-    DEFAULT_MODEL.parent.name: "The photo model: the photo page and the command line read faces with it.",
+    DEFAULT_MODEL.name: "The photo model: the photo page and the command line read faces with it.",
     LIVE_MODEL.parent.name: "The live model: the live page and video files read faces with it, one view per face.",
 }
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
@@ -172,7 +172,7 @@ if not runs:
     st.stop()
 
 names = list(runs)
-default = names.index(DEFAULT_MODEL.parent.name) if DEFAULT_MODEL.parent.name in runs else 0
+default = names.index(DEFAULT_MODEL.name) if DEFAULT_MODEL.name in runs else 0
 name = st.selectbox("Model", names, index=default) if len(runs) > 1 else names[0]
 run = read_run(runs[name])
 for problem in run.problems:
@@ -180,8 +180,8 @@ for problem in run.problems:
 
 evaluation, card, history = run.evaluation, run.card, run.history
 st.subheader(f"Model `{run.name}`")
-shipped = read_run(runs[DEFAULT_MODEL.parent.name]).card if DEFAULT_MODEL.parent.name in runs else None
-member_of = f" It is a member of `{DEFAULT_MODEL.parent.name}`." if shipped and run.name in shipped.members else ""
+shipped = read_run(runs[DEFAULT_MODEL.name]).card if DEFAULT_MODEL.name in runs else None
+member_of = f" It is a member of `{DEFAULT_MODEL.name}`." if shipped and run.name in shipped.members else ""
 st.caption(ROLES.get(run.name, "Not served by the app." if not member_of else "") + member_of)
 if evaluation:
     columns = st.columns(4)
@@ -315,15 +315,15 @@ if not data:
         "To turn it on, start the app with `FER_DATA` naming a FER2013 folder (train/, test/) or fer2013.csv:"
     )
     st.code("FER_DATA=path/to/fer2013 .venv/bin/streamlit run app.py", language="bash", wrap_lines=True)
-elif not run.model_file.is_file():
+elif not run.has_model:
     st.caption(UNAVAILABLE.format(MODEL_FILE))
 else:
-    key = f"mistakes of {run.model_file} on {data}"
+    key = f"mistakes of {run.path} on {data}"
     if st.button("Find mistakes"):
         st.session_state[key] = True
     if st.session_state.get(key):
         try:
-            mistakes = mistakes_on_test_set(str(run.model_file), data)
+            mistakes = mistakes_on_test_set(str(run.path), data)
         except (ModelError, DatasetError, OSError) as error:
             # the message names the server's data folder: visitors see only the variable's name
             st.error(f"No mistakes to show: {str(error).replace(data, '$FER_DATA')}")

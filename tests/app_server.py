@@ -62,7 +62,7 @@ def serve_app(
     the server process runs before Streamlit starts.
     """
     model = Path(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
-    if not model.is_file():
+    if not model.exists():
         pytest.skip(f"no model at {model}")
     port = free_port()
     command = [sys.executable, "-c", prelude + "\n" + SERVE, "run", "app.py", "--server.headless", "true"]

@@ -24,7 +24,7 @@ def test_missing_and_damaged_model_files_raise_model_error(tmp_path):
     with pytest.raises(ModelError, match="not found"):
         Classifier.load(tmp_path / "none.keras")
     damaged = tmp_path / "damaged.keras"
-    damaged.write_bytes(DEFAULT_MODEL.read_bytes()[:5000])
+    damaged.write_bytes((DEFAULT_MODEL.parent / "fer_live" / "model.keras").read_bytes()[:5000])
     with pytest.raises(ModelError, match="cannot be loaded"):
         Classifier.load(damaged)
 

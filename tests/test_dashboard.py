@@ -263,7 +263,7 @@ def test_the_gallery_says_when_the_model_file_is_damaged(monkeypatch, models, tm
     assert "cannot be loaded" in at.error[0].value and MODEL_FILE in at.error[0].value
 
 
-@pytest.mark.skipif(not DEFAULT_MODEL.parent.is_dir(), reason="the shipped model is not trained yet")
+@pytest.mark.skipif(not DEFAULT_MODEL.is_dir(), reason="the shipped model is not trained yet")
 def test_the_shipped_model_shows_without_problems(monkeypatch):
     at = open_page(monkeypatch, None)
 
@@ -271,18 +271,18 @@ def test_the_shipped_model_shows_without_problems(monkeypatch):
     assert {"Accuracy", "Loss", "Confusion matrix (test faces)", "Images per class"} <= set(charts(at))
 
 
-@pytest.mark.skipif(not DEFAULT_MODEL.parent.is_dir(), reason="the shipped model is not trained yet")
+@pytest.mark.skipif(not DEFAULT_MODEL.is_dir(), reason="the shipped model is not trained yet")
 def test_the_shipped_models_card_counts_every_training_stage(monkeypatch):
     """The shipped model is an ensemble of separately trained networks: its epochs and training
     time are those of all its members' training runs (a fine-tuned member's earlier runs too),
     read from their cards."""
-    from fer_core.training.trainer import training_stages
+    from fer_core.reporting.cards import training_stages
 
     at = open_page(monkeypatch, None)
     facts = at.table[0].value["value"]
-    members = stored(DEFAULT_MODEL.parent, CARD_FILE)["members"]
+    members = stored(DEFAULT_MODEL, CARD_FILE)["members"]
     stages = [
-        stage for name in members for stage in training_stages(stored(DEFAULT_MODEL.parent.parent / name, CARD_FILE))
+        stage for name in members for stage in training_stages(stored(DEFAULT_MODEL / name, CARD_FILE))
     ]
     assert len(members) >= 3 and len(stages) >= len(members)
     assert facts["Epochs"] == f"{sum(stage['epochs'] for stage in stages)} in all ({len(stages)} training stages)"
@@ -300,11 +300,11 @@ def test_every_chart_keeps_its_title_below_plotlys_toolbar(monkeypatch, models):
         assert layout["margin"]["t"] >= TOOLBAR_HEIGHT + 30, title
 
 
-@pytest.mark.skipif(not DEFAULT_MODEL.parent.is_dir(), reason="the shipped model is not trained yet")
+@pytest.mark.skipif(not DEFAULT_MODEL.is_dir(), reason="the shipped model is not trained yet")
 def test_each_shipped_model_says_what_it_serves(monkeypatch):
     at = open_page(monkeypatch, None)
     assert "photo model" in at.caption[1].value
-    members = stored(DEFAULT_MODEL.parent, CARD_FILE)["members"]
+    members = stored(DEFAULT_MODEL, CARD_FILE)["members"]
     at.selectbox[0].set_value("fer_live").run()
     assert "live model" in at.caption[1].value
     assert ("member of `fer_vgg`" in at.caption[1].value) == ("fer_live" in members)

@@ -1,4 +1,4 @@
-"""Averaging trained models into one: the maths, the saved file, and what it writes beside it."""
+"""Averaging trained models into one: the maths, the manifest it is loaded from, and what is written beside it."""
 
 import json
 
@@ -10,7 +10,7 @@ from fer_core.cli import main
 from fer_core.datasets import load_split
 from fer_core.model.architecture import build_vgg
 from fer_core.model.classifier import Classifier, ModelError
-from fer_core.model.ensemble import build_ensemble, write_ensemble
+from fer_core.model.ensemble import MANIFEST_FILE, build_ensemble, write_manifest
 from fer_core.reporting.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE, read_run
 
 
@@ -64,12 +64,34 @@ def test_one_member_in_one_view_is_not_an_ensemble():
         build_ensemble([small_model(1), small_model(2)], views="ten")
 
 
-def test_writes_model_evaluation_and_card(tmp_path, tiny_fer):
+def test_a_manifest_loads_as_the_mean_of_its_members_files(tmp_path):
     members = [member_run(tmp_path / "models" / f"run{seed}", seed) for seed in (1, 2)]
-    out = write_ensemble(members, tmp_path / "models" / "ensemble", tiny_fer, log=lambda _: None)
+    manifest = write_manifest(members, tmp_path / "models" / "ensemble", views="flip")
+    assert json.loads(manifest.read_text()) == {"members": ["../run1", "../run2"], "views": "flip"}
+    assert sorted(p.name for p in manifest.parent.iterdir()) == [MANIFEST_FILE]  # no copy of the weights
+    built = build_ensemble([keras.models.load_model(m / MODEL_FILE) for m in members], views="flip")
+    loaded = Classifier.load(manifest.parent).predict_batch(faces())
+    assert np.array_equal(loaded, Classifier(built).predict_batch(faces()))
+
+
+def test_the_shipped_photo_model_is_a_manifest_of_its_four_members():
+    from fer_core.model.classifier import DEFAULT_MODEL, load_model
+
+    assert not (DEFAULT_MODEL / MODEL_FILE).exists()
+    members = json.loads((DEFAULT_MODEL / MANIFEST_FILE).read_text())["members"]
+    assert members == ["../fer_vgg_s21", "../fer_vgg_s22", "../fer_vgg_s26", "../fer_vgg_s27"]
+    model = load_model(DEFAULT_MODEL)
+    nested = [layer.name for layer in model.layers if isinstance(layer, keras.Model)]
+    assert nested == [f"member_{i}" for i in range(1, 5)]
+
+
+def test_the_command_writes_a_manifest_evaluation_and_card(tmp_path, tiny_fer):
+    members = [member_run(tmp_path / "models" / f"run{seed}", seed) for seed in (1, 2)]
+    out = tmp_path / "models" / "ensemble"
+    assert main(["ensemble", *map(str, members), "--data", str(tiny_fer), "--out", str(out)]) == 0
 
     test = load_split(tiny_fer, "test")
-    predicted = Classifier.load(out / MODEL_FILE).predict_batch(test.images[..., None]).argmax(axis=1)
+    predicted = Classifier.load(out).predict_batch(test.images[..., None]).argmax(axis=1)
     run = read_run(out)
     assert run.evaluation.n == len(test)
     assert run.evaluation.accuracy == pytest.approx(np.mean(predicted == test.labels))
@@ -77,21 +99,29 @@ def test_writes_model_evaluation_and_card(tmp_path, tiny_fer):
     assert run.card.training_seconds == 203.0
     assert run.card.trained == "2026-11-21T10:00:00+00:00"
     assert run.card.parameters == sum(Classifier.load(m / MODEL_FILE).model.count_params() for m in members)
+    assert run.card.file_size_bytes == sum((m / MODEL_FILE).stat().st_size for m in members)
+    assert run.card.data.path == "fer"  # the data folder's name, not where it is on this machine
     assert run.problems == []  # no history of its own is expected of an ensemble
     assert json.loads((out / EVALUATION_FILE).read_text())["accuracy"] == run.evaluation.accuracy
 
 
-def test_refuses_to_overwrite_a_member_or_use_a_non_run(tmp_path, tiny_fer):
+def test_refuses_to_overwrite_a_member_or_use_a_non_run(tmp_path):
     members = [member_run(tmp_path / f"run{seed}", seed) for seed in (1, 2)]
-    with pytest.raises(ValueError, match="its own directory"):
-        write_ensemble(members, members[0], tiny_fer)
+    with pytest.raises(ValueError, match="its own folder"):
+        write_manifest(members, members[0])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelError, match="not a trained model's directory"):
-        write_ensemble([members[0], tmp_path / "empty"], tmp_path / "out", tiny_fer)
+    with pytest.raises(ValueError, match="not a trained network's folder"):
+        write_manifest([members[0], tmp_path / "empty"], tmp_path / "out")
+
+
+def test_a_damaged_manifest_is_one_clear_error(tmp_path):
+    (tmp_path / MANIFEST_FILE).write_text('{"members": []}')
+    with pytest.raises(ModelError, match="lists no members"):
+        Classifier.load(tmp_path)
 
 
 def test_cli_says_what_is_wrong_in_one_line(tmp_path, tiny_fer, capsys):
     assert main(["ensemble", str(tmp_path / "nowhere"), str(tmp_path / "none"), "--data", str(tiny_fer)]) == 1
     error = capsys.readouterr().err
-    assert error.startswith("error: ") and "not a trained model's directory" in error
+    assert error.startswith("error: ") and "not a trained network's folder" in error
     assert error.count("\n") == 1

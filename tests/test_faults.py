@@ -17,12 +17,12 @@ import cv2
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core.model.classifier import DEFAULT_MODEL
+from fer_core.model.classifier import LIVE_MODEL
 from fer_core.paths import shown_path
 from tests.conftest import ROOT
 
 PAGE = str(ROOT / "pages" / "photo.py")
-SOURCE_MODEL = Path(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
+SOURCE_MODEL = Path(os.environ.get("FER_MODEL") or LIVE_MODEL)  # a network file, to damage
 
 
 def _damaged_models(folder: Path) -> dict[str, Path]:

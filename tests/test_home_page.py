@@ -9,11 +9,11 @@ from fer_core.reporting.evaluation import read_evaluation
 from tests.conftest import ROOT
 
 
-@pytest.mark.skipif(not (DEFAULT_MODEL.parent / "evaluation.json").is_file(), reason="no shipped model evaluation")
+@pytest.mark.skipif(not (DEFAULT_MODEL / "evaluation.json").is_file(), reason="no shipped model evaluation")
 def test_home_shows_the_version_beside_the_models_name_and_accuracy(monkeypatch):
     monkeypatch.delenv("FER_MODEL", raising=False)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
-    accuracy = read_evaluation(DEFAULT_MODEL.parent / "evaluation.json").accuracy
-    expected = f"Version {fer_core.__version__} · model `{DEFAULT_MODEL.parent.name}` · {accuracy:.1%} accuracy"
+    accuracy = read_evaluation(DEFAULT_MODEL / "evaluation.json").accuracy
+    expected = f"Version {fer_core.__version__} · model `{DEFAULT_MODEL.name}` · {accuracy:.1%} accuracy"
     assert [c.value for c in at.caption if c.value.startswith(expected)], [c.value for c in at.caption]

@@ -1,24 +1,149 @@
+"""The one trainer (`python -m fer_core train`), its augmentation and data, on tiny generated data:
+a few steps each, so the whole file runs in a few minutes on a CPU."""
+
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from fer_core.cli import main
-from fer_core.model.classifier import MODELS_DIR
-from fer_core.training.trainer import TrainConfig, class_weights, earlier_stages, stage_totals, step_progress, train
+from fer_core.model.classifier import MODELS_DIR, Classifier
+from fer_core.training.augment import Augmentation, AugmentedFaces, augment_batch, warp_matrices
+from fer_core.training.data import load_arrays, pack, validation_split
+from fer_core.training.distillation import distillation_loss
+from fer_core.training.trainer import Run, Stage, read_recipe, step_progress, train
 from tests.conftest import ROOT
 
+SMALL = {"widths": (8, 8, 16, 16), "batch_size": 16, "warmup_epochs": 1, "validation_fraction": 0.25}
+QUIET = {"log": lambda *_: None}
 
-def test_class_weights_favour_rare_classes_and_average_one():
-    labels = np.array([0] * 90 + [1] * 10 + [3] * 100)
-    weights = class_weights(labels, power=0.5)
-    assert weights[1] > weights[0] > weights[3]
-    assert weights[labels].mean() == pytest.approx(1.0)
-    assert np.allclose(class_weights(labels, power=0.0)[[0, 1, 3]], 1.0)
+
+def _faces(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Faces whose class is written in their brightness, so a few steps can learn something."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 7, n)
+    images = np.clip(labels[:, None, None] * 36 + rng.normal(0, 8, (n, 48, 48)), 0, 255).astype(np.uint8)
+    return images, labels
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> str:
+    images, labels = _faces(96)
+    test_images, test_labels = _faces(28, seed=1)
+    path = tmp_path_factory.mktemp("data") / "faces.npz"
+    np.savez(path, x_train=images, y_train=labels, x_test=test_images, y_test=test_labels)
+    return str(path)
+
+
+def _run(data: str, root, name: str, **stage) -> Run:
+    return Run(data, str(root / name), str(root / f"work_{name}"), stages=[Stage(**{**SMALL, "epochs": 2, **stage})])
+
+
+# Augmentation
+
+
+def test_augmented_faces_keep_their_size_and_range_but_each_changes_differently():
+    face = np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (48, 1))
+    variants = augment_batch(np.stack([face] * 20), np.random.default_rng(0))
+    assert variants.shape == (20, 48, 48) and variants.dtype == np.float32
+    assert variants.min() >= 0 and variants.max() <= 255
+    assert all(np.abs(v - face).mean() > 1 for v in variants)
+    assert np.std([v.mean() for v in variants]) > 0  # not the same change each time
+
+
+def test_low_resolution_faces_lose_their_fine_detail_and_leave_the_other_draws_as_they_were():
+    import cv2
+
+    rng = np.random.default_rng(1)
+    ramp = np.tile(np.linspace(20, 230, 48), (48, 1))
+    faces = np.clip(ramp + rng.normal(0, 25, (16, 48, 48)), 0, 255).astype(np.uint8)  # a ramp, fine grain
+    plain = augment_batch(faces, np.random.default_rng(0), Augmentation(erasing=0.0))
+    blurred = augment_batch(faces, np.random.default_rng(0), Augmentation(erasing=0.0, low_res=1.0))
+    assert blurred.shape == plain.shape and 0 <= blurred.min() and blurred.max() <= 255
+
+    def roughness(x):  # how much neighbouring pixels differ
+        return np.abs(np.diff(x, axis=1)).mean()
+
+    def coarse(x):
+        return cv2.resize(x, (6, 6), interpolation=cv2.INTER_AREA)
+
+    for b, p in zip(blurred, plain, strict=True):
+        assert roughness(b) < 0.7 * roughness(p)  # the grain is gone ...
+        assert np.abs(coarse(b) - coarse(p)).max() < 12  # ... the same flip, turn, zoom and contrast kept
+
+
+def test_the_batched_warp_matrices_are_opencvs_turn_and_zoom_plus_the_shift():
+    import cv2
+
+    rng = np.random.default_rng(1)
+    degrees, scale, shift = rng.uniform(-15, 15, 5), rng.uniform(0.85, 1.15, 5), rng.uniform(-6, 6, (5, 2))
+    for matrix, d, s, (dx, dy) in zip(warp_matrices(degrees, scale, shift, 48), degrees, scale, shift, strict=True):
+        expected = cv2.getRotationMatrix2D((24, 24), d, s) + [[0, 0, dx], [0, 0, dy]]
+        np.testing.assert_allclose(matrix, expected, atol=1e-9)
+
+
+def test_batches_cover_every_face_once_per_epoch_in_a_new_order_each_epoch():
+    images, labels = _faces(50)
+    faces = AugmentedFaces(images[..., None], np.eye(7, dtype=np.float32)[labels], 16, 1, Augmentation())
+    orders = []
+    for epoch in range(2):
+        faces.start_epoch(epoch)
+        orders.append(faces.order.copy())
+        batches = [faces.batch(i) for i in range(len(faces))]
+        assert [len(x) for x, _ in batches] == [16, 16, 16, 2]
+        assert all(x.dtype == np.float32 and x.shape[1:] == (48, 48, 1) for x, _ in batches)
+    assert sorted(orders[0]) == list(range(50)) and not np.array_equal(orders[0], orders[1])
+    faces.start_epoch(1)
+    assert np.array_equal(faces.batch(2)[0], batches[2][0])  # a batch is the same whenever it is drawn
+
+
+# Data
+
+
+def test_the_validation_split_holds_the_same_share_of_every_class_whatever_the_run():
+    labels = np.array([0] * 100 + [1] * 10 + [3] * 40)
+    train_rows, held = validation_split(labels, 0.1)
+    assert np.bincount(labels[held], minlength=4).tolist() == [10, 1, 0, 4]
+    assert sorted([*train_rows, *held]) == list(range(150))
+    assert np.array_equal(validation_split(labels, 0.1)[1], held)  # a fixed seed: every run holds out the same
+    assert len(validation_split(labels, 0.0)[1]) == 0
+
+
+def test_pack_writes_both_splits_to_one_file_that_training_reads(tmp_path):
+    import cv2
+
+    from fer_core.labels import EMOTIONS
+
+    images, labels = _faces(21)
+    for split in ("train", "test"):
+        for i, (face, label) in enumerate(zip(images, labels, strict=True)):
+            folder = tmp_path / "fer" / split / EMOTIONS[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / f"{i}.png"), face)
+    packed = pack(str(tmp_path / "fer"), tmp_path / "fer.npz", log=lambda _: None)
+    for split in ("train", "test"):
+        x, y = load_arrays(str(packed), split)
+        x_folder, y_folder = load_arrays(str(tmp_path / "fer"), split)
+        np.testing.assert_array_equal(x, x_folder)
+        np.testing.assert_array_equal(y, y_folder)
+
+
+def test_distillation_loss_is_lowest_when_the_student_agrees_with_teacher_and_label():
+    import keras
+
+    loss = distillation_loss(hard_weight=0.3, temperature=3.0, label_smoothing=0.1)
+    label = np.eye(7, dtype=np.float32)[[3]]
+    teacher = np.array([[0.05, 0.0, 0.05, 0.8, 0.05, 0.05, 0.0]], np.float32)
+    agreeing = np.concatenate([teacher, teacher], axis=1)
+    disagreeing = np.concatenate([np.roll(teacher, 1, axis=1), teacher], axis=1)
+    value = keras.ops.convert_to_numpy
+    assert value(loss(label, agreeing)) < value(loss(label, disagreeing))
 
 
 def test_a_long_epoch_logs_each_tenth_of_its_steps():
@@ -28,102 +153,122 @@ def test_a_long_epoch_logs_each_tenth_of_its_steps():
     model.compile(optimizer="sgd", loss="mse")
     lines = []
     model.fit(np.ones((40, 3)), np.ones(40), batch_size=2, epochs=2, verbose=0, callbacks=[step_progress(lines.append)])
-    # 20 steps an epoch: a line after steps 2, 4, ... 18 of each (the epoch's own line follows step 20)
-    assert len(lines) == 18
-    assert lines[0].startswith("epoch 1: 2 of 20 steps, ")
-    assert ", loss " in lines[0] and lines[0].endswith(" min left in the epoch")
-    assert lines[-1].startswith("epoch 2: 18 of 20 steps, ")
+    assert len(lines) == 18  # 20 steps an epoch: a line after steps 2, 4, ... 18 of each
+    assert lines[0].startswith("epoch 1: 2 of 20 steps, ") and lines[0].endswith(" min left in the epoch")
 
 
-def test_few_step_training_writes_artifacts_and_resumes(tiny_fer, tmp_path):
-    config = TrainConfig(
-        data=str(tiny_fer),
-        out=str(tmp_path / "model"),
-        work_dir=str(tmp_path / "work"),
-        epochs=2,
-        batch_size=8,
-        steps_per_epoch=2,
-        patience=5,
-    )
-    out = train(config, log=lambda *_: None)
-    for name in ("model.keras", "history.json", "evaluation.json", "model_card.json"):
-        assert (out / name).is_file(), name
-    history = json.loads((out / "history.json").read_text())
+# Training
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory):
+    """A two-epoch run, then the same run asked for a third epoch (it resumes)."""
+    root = tmp_path_factory.mktemp("runs")
+    run = _run(tiny_data, root, "base")
+    first = train(run, **QUIET)
+    history_after_two = json.loads((first / "history.json").read_text())
+    messages = []
+    train(replace(run, stages=[replace(run.stages[0], epochs=3)]), log=messages.append)
+    return root, first, history_after_two, messages
+
+
+def test_a_few_steps_write_the_model_its_curves_recipe_evaluation_and_card(trained):
+    _, out, history, _ = trained
+    assert sorted(p.name for p in out.iterdir()) == [
+        "evaluation.json",
+        "history.json",
+        "model.keras",
+        "model_card.json",
+        "recipe.json",
+    ]
     assert [h["epoch"] for h in history] == [1, 2]
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"} <= set(history[0])
     evaluation = json.loads((out / "evaluation.json").read_text())
-    assert evaluation["n"] == 14 and len(evaluation["confusion_matrix"]) == 7
+    assert evaluation["n"] == 28 and evaluation["data"] == "faces.npz (test split)"  # test/, never a path
     card = json.loads((out / "model_card.json").read_text())
-    assert card["parameters"] > 100_000 and card["epochs_run"] == 2
+    assert card["epochs_run"] == 3 and card["best_epoch"] in (1, 2, 3) and "validation split" in card["kept"]
+    assert "cores" in card["hardware"] and card["data"]["path"] == "faces.npz"
+    probs = Classifier.load(out).predict_batch(np.zeros((2, 48, 48, 1), np.uint8))
+    assert probs.shape == (2, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
 
-    # Asked for more epochs, the same work dir resumes at epoch 3 instead of starting over.
-    messages = []
-    train(TrainConfig(**{**config.__dict__, "epochs": 3}), log=messages.append)
+
+def test_a_run_asked_for_more_epochs_resumes_and_replans_its_schedule(trained):
+    _, out, _, messages = trained
     assert any("resuming from epoch 2" in m for m in messages)
+    assert any("re-planned" in m for m in messages)
     history = json.loads((out / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3]
+    # The step count carried over: the new 3-epoch cosine ends at zero (started afresh, epoch 3 would be at its peak).
+    assert history[-1]["learning_rate"] < 1e-6
 
 
-def test_resume_with_a_new_epoch_budget_keeps_optimizer_state(tiny_fer, tmp_path):
-    config = TrainConfig(
-        data=str(tiny_fer),
-        out=str(tmp_path / "model"),
-        work_dir=str(tmp_path / "work"),
-        epochs=4,
-        batch_size=8,
-        steps_per_epoch=2,
-    )
-    train(TrainConfig(**{**config.__dict__, "epochs": 1}), log=lambda *_: None)  # planned as a 1-epoch run
-    messages = []
-    train(config, log=messages.append)
-    assert any("re-planned" in m for m in messages)
-    history = json.loads((tmp_path / "model" / "history.json").read_text())
-    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
-    # The step count carried over, so the new cosine schedule decays to (near) zero by epoch 4.
-    assert history[-1]["learning_rate"] < history[1]["learning_rate"]
+def test_the_recipe_a_run_writes_trains_the_same_model_again(trained):
+    _, out, _, _ = trained
+    (stage,) = read_recipe(out / "recipe.json")
+    assert stage == Stage(**{**SMALL, "epochs": 3})
 
 
-def test_a_run_can_start_from_a_trained_models_weights(tiny_fer, tmp_path):
+def test_a_stage_started_from_a_model_averages_with_it_and_counts_both_on_its_card(tiny_data, trained):
     import keras
 
-    config = TrainConfig(
-        data=str(tiny_fer), out=str(tmp_path / "a"), work_dir=str(tmp_path / "work_a"), epochs=1, steps_per_epoch=2
-    )
-    first = train(config, log=lambda *_: None) / "model.keras"
-    # With a zero learning rate, the second run's weights can only be the first run's.
-    messages = []
-    second = TrainConfig(
-        **{**config.__dict__, "out": str(tmp_path / "b"), "work_dir": str(tmp_path / "work_b")},
-    )
-    second.init_from, second.learning_rate, second.weight_decay = str(first), 0.0, 0.0
-    out = train(second, log=messages.append) / "model.keras"
-    assert any("starting from the weights of" in m for m in messages)
-    before = keras.models.load_model(first).trainable_weights
-    after = keras.models.load_model(out).trainable_weights
-    assert all(np.array_equal(np.asarray(b), np.asarray(a)) for b, a in zip(before, after, strict=True))
-
-    # The second card counts both runs: its own epoch and time, and the first run's read from its card.
-    cards = [json.loads((tmp_path / name / "model_card.json").read_text()) for name in ("a", "b")]
-    assert [stage["name"] for stage in cards[1]["stages"]] == ["a", "b"]
-    assert cards[1]["epochs_run"] == 1 and cards[1]["total_epochs"] == 2
-    seconds = cards[0]["training_seconds"] + cards[1]["training_seconds"]
-    assert cards[1]["total_training_seconds"] == pytest.approx(seconds, abs=0.1)
+    root, base, _, _ = trained
+    tuned = train(_run(tiny_data, root, "tuned", init_from=str(base), average_with_start=True, epochs=1), **QUIET)
+    weights = [keras.models.load_model(p / "model.keras").get_weights() for p in (base, tuned)]
+    assert not all(np.array_equal(a, b) for a, b in zip(*weights))
+    card = json.loads((tuned / "model_card.json").read_text())
+    assert [(s["name"], s["epochs"]) for s in card["stages"]] == [("base", 3), ("tuned", 1)]
+    assert card["total_epochs"] == 4 and "averaged with the weights it started from" in card["kept"]
+    assert json.loads((tuned / "recipe.json").read_text())["stages"][0]["init_from"].endswith("base")
 
 
-def test_the_lineage_of_a_model_without_a_card_is_unknown(tmp_path):
-    (tmp_path / "old").mkdir()
-    assert earlier_stages(str(tmp_path / "old" / "model.keras")) == [{"name": "old", "epochs": None, "seconds": None}]
-    totals = stage_totals(
-        [*earlier_stages(str(tmp_path / "old" / "model.keras")), {"name": "new", "epochs": 3, "seconds": 9.0}]
+def test_pruning_keeps_the_channels_that_weigh_most_and_a_student_learns_from_a_teacher(tiny_data, trained):
+    import keras
+
+    from fer_core.model.architecture import build_vgg
+    from fer_core.training.weights import pruned_weights
+
+    root, base, _, _ = trained
+    model = keras.models.load_model(base / "model.keras")
+    # Silence the odd channels (batch norm scale and shift 0: they read 0 after the ReLU) and make the
+    # even ones weigh more: the cut network at half the width reads the faces as the whole one does.
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    for conv in convs:
+        norm = model.layers[model.layers.index(conv) + 1]
+        gamma, beta, mean, variance = norm.get_weights()
+        gamma[1::2], beta[1::2] = 0, 0
+        norm.set_weights([gamma + np.sign(gamma), beta, mean, variance])
+    half = build_vgg((4, 4, 8, 8), 2)
+    half.set_weights(pruned_weights(model, half))
+    faces = np.random.default_rng(0).integers(0, 256, (16, 48, 48, 1), np.uint8)
+    assert np.allclose(Classifier(half).predict_batch(faces), Classifier(model).predict_batch(faces), atol=1e-5)
+    with pytest.raises(ValueError, match="fewer than"):
+        pruned_weights(model, build_vgg((32, 32, 64, 64), 2))
+
+    student = train(
+        _run(tiny_data, root, "student", widths=(4, 4, 8, 8), init_from=str(base), prune=True, teacher=(str(base),)),
+        **QUIET,
     )
-    assert totals["total_epochs"] is None and totals["total_training_seconds"] is None
-    assert earlier_stages(None) == []
+    history = json.loads((student / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and "val_accuracy" in history[0]
+    assert json.loads((student / "model_card.json").read_text())["architecture"] == "vgg 4-4-8-8 (distilled)"
+
+
+# The command line
+
+
+def test_every_shipped_model_holds_a_recipe_that_trains_it_and_names_no_path():
+    for folder in sorted(p for p in MODELS_DIR.iterdir() if (p / "model.keras").is_file()):
+        stages = read_recipe(folder / "recipe.json")
+        assert stages and all(isinstance(s, Stage) for s in stages), folder
+        text = (folder / "recipe.json").read_text()
+        assert "/work" not in text and "/root" not in text and "/tmp" not in text, folder
 
 
 def test_train_refuses_to_overwrite_a_model_without_force(tmp_path, capsys):
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.keras").write_bytes(b"a trained model")
-    status = main(["train", "--data", str(tmp_path / "no-such-data"), "--out", str(tmp_path / "model")])
+    (tmp_path / "data").mkdir()
+    status = main(["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "model")])
     assert status == 1
     error = capsys.readouterr().err
     assert error.startswith("error: ") and "already holds a model" in error and "--force" in error
@@ -131,7 +276,7 @@ def test_train_refuses_to_overwrite_a_model_without_force(tmp_path, capsys):
 
 
 def test_train_writes_outside_the_shipped_models_by_default():
-    out = (ROOT / TrainConfig(data="").out).resolve()
+    out = (ROOT / Run(data="").out).resolve()
     assert MODELS_DIR.resolve() not in (out, *out.parents)
     ignored = subprocess.run(["git", "check-ignore", "-q", str(out / "model.keras")], cwd=ROOT)
     assert ignored.returncode == 0, f"{out} is not ignored by git"
@@ -142,29 +287,28 @@ def test_train_help_shows_every_default(capsys):
         main(["train", "--help"])
     options = capsys.readouterr().out.split("options:")[1]
     entries = [" ".join(entry.split()) for entry in re.split(r"\n  (?=-)", options) if entry.strip()]
-    assert len(entries) >= 15
+    assert len(entries) >= 20
+    flags = ("-h", "--data ", "--force ", "--framed ", "--prune ", "--average-with-start ", "--pack ", "--config ")
     for entry in entries:
-        if not entry.startswith(("-h", "--data ", "--force ")):  # required, or a flag
+        if not entry.startswith(flags):  # required, a flag, or off unless given
             assert "default" in entry, entry
-    assert "--out OUT where the model and its files are written (default: runs/fer_vgg)" in entries
+    assert "--epochs EPOCHS epochs to train (the cosine schedule's length) (default: 30)" in entries
 
 
-def test_train_from_the_command_line_prints_no_tensorflow_noise(tiny_fer, tmp_path):
-    """A newcomer's first run on a machine without a GPU: no CUDA or cuInit errors, just progress; and
-    --force replaces a model that is there."""
+def test_train_from_the_command_line_with_a_recipe_file_prints_no_tensorflow_noise(tiny_data, tmp_path):
+    """A newcomer's first run on a machine without a GPU: a shipped recipe cut to one step, no CUDA or
+    cuInit errors, just progress; and --force replaces a model that is there."""
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.keras").write_bytes(b"old")
-    args = ["--data", str(tiny_fer), "--out", str(tmp_path / "model"), "--work-dir", str(tmp_path / "work")]
+    args = ["--data", tiny_data, "--out", str(tmp_path / "model"), "--work-dir", str(tmp_path / "work")]
+    quick = ["--config", "models/fer_live/recipe.json", "--epochs", "1", "--steps-per-epoch", "1", "--force"]
     env = {key: value for key, value in os.environ.items() if key not in ("TF_CPP_MIN_LOG_LEVEL", "TF_CONFIG")}
-    result = subprocess.run(
-        [sys.executable, "-m", "fer_core", "train", *args, "--epochs", "1", "--steps-per-epoch", "1", "--force"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    command = [sys.executable, "-m", "fer_core", "train", *args, *quick, "--widths", "8,8,16,16", "--batch-size", "16"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert not re.search(r"cuda|cuInit|oneDNN|cpu_feature_guard", result.stdout + result.stderr, re.IGNORECASE), (
-        result.stderr
-    )
+    noise = re.search(r"cuda|cuInit|oneDNN|cpu_feature_guard", result.stdout + result.stderr, re.IGNORECASE)
+    assert not noise, result.stderr
     assert (tmp_path / "model" / "model.keras").read_bytes() != b"old"
+    stages = json.loads((tmp_path / "model" / "recipe.json").read_text())["stages"]
+    assert len(stages) == len(read_recipe(ROOT / "models/fer_live/recipe.json"))
+    shutil.rmtree(tmp_path / "work")

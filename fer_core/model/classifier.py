@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.labels import EMOTIONS
+from fer_core.model.ensemble import MANIFEST_FILE, load_ensemble
 from fer_core.model.opencv_net import OpenCVNet, opencv_net
-from fer_core.model.preprocess import FACE_SIZE
+from fer_core.model.preprocess import FACE_SIZE, TTA_VIEWS  # noqa: F401  TTA_VIEWS: the CLI and benches import it from here
 from fer_core.paths import PROJECT_DIR, shown_path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -45,7 +46,9 @@ def import_tensorflow():
 
 
 MODELS_DIR = PROJECT_DIR / "models"
-DEFAULT_MODEL = MODELS_DIR / "fer_vgg" / "model.keras"
+# A model is a folder in models/ (a network's model.keras, or an ensemble's manifest) or a .keras file.
+DEFAULT_MODEL = MODELS_DIR / "fer_vgg"
+NETWORK_FILE = "model.keras"
 # The fast single-view model for frame after frame (the live page, video files), when it is shipped.
 LIVE_MODEL = MODELS_DIR / "fer_live" / "model.keras"
 
@@ -57,23 +60,35 @@ def fast_model() -> Path:
     return LIVE_MODEL if LIVE_MODEL.is_file() else DEFAULT_MODEL
 
 
-# Test-time augmentation: the (dx, dy) pixel shifts of each face that are classified, each also
-# mirrored, and the probabilities averaged. More views cost proportionally more time per face.
-TTA_VIEWS: dict[str, tuple[tuple[int, int], ...]] = {
-    "none": (),
-    "flip": ((0, 0),),
-    "shift-flip": ((0, 0), (-3, 0), (3, 0), (0, -3), (0, 3)),  # 10 views, like ten-crop
-}
-
-
 class ModelError(RuntimeError):
     """The model file is missing or cannot be loaded."""
 
 
 def load_model(path: str | Path = DEFAULT_MODEL):
-    """A project model file as a Keras model, checked to take 48x48 faces to the 7 classes; a missing,
-    damaged or foreign file raises ModelError with what to do about it."""
+    """A project model as a Keras model, checked to take 48x48 faces to the 7 classes. `path` is a
+    `.keras` file, or a model's folder: one holding `model.keras`, or an ensemble's `ensemble.json`
+    (the ensemble is built from its members' files). A missing, damaged or foreign model raises
+    ModelError with what to do about it."""
     path = Path(path)
+    shown = shown_path(path)
+    if path.is_dir() and (path / MANIFEST_FILE).is_file():
+        try:
+            model = load_ensemble(path, _load_network)
+        except (ValueError, KeyError, TypeError) as error:
+            restore = "restore it with `git checkout -- models/`"
+            raise ModelError(f"ensemble {shown} cannot be loaded ({error}); {restore}") from error
+    else:
+        model = _load_network(path / NETWORK_FILE if path.is_dir() else path)
+    expected = (None, FACE_SIZE, FACE_SIZE, 1)
+    if tuple(model.input_shape) != expected or model.output_shape[-1] != len(EMOTIONS):
+        raise ModelError(
+            f"model {shown} takes {model.input_shape} -> {model.output_shape}, expected {expected} -> 7 classes"
+        )
+    return model
+
+
+def _load_network(path: Path):
+    """One saved Keras network (a `.keras` file), or ModelError."""
     shown = shown_path(path)
     if not path.is_file():
         raise ModelError(
@@ -85,7 +100,7 @@ def load_model(path: str | Path = DEFAULT_MODEL):
     import fer_core.model.architecture  # noqa: F401  registers the project's layers before loading
 
     try:
-        model = keras.models.load_model(path, compile=False, safe_mode=True)
+        return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a damaged archive
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         reason = reason.replace(str(path.resolve()), shown).replace(str(path), shown)
@@ -93,12 +108,6 @@ def load_model(path: str | Path = DEFAULT_MODEL):
             f"model file {shown} cannot be loaded ({reason}); "
             "restore it with `git checkout -- models/` or train one with `python -m fer_core train`"
         ) from error
-    expected = (None, FACE_SIZE, FACE_SIZE, 1)
-    if tuple(model.input_shape) != expected or model.output_shape[-1] != len(EMOTIONS):
-        raise ModelError(
-            f"model {shown} takes {model.input_shape} -> {model.output_shape}, expected {expected} -> 7 classes"
-        )
-    return model
 
 
 class Classifier:

@@ -1,25 +1,75 @@
-"""Several trained models averaged into one model file.
+"""Several trained networks read as one model, described by a manifest.
 
-Networks trained separately make partly different mistakes, so the mean of their
-probabilities is right more often than any one of them; reading each face in several views
-(mirrored, shifted) helps the same way, and works with a single member too. The ensemble is a
-Keras model (the members nested inside, the registered flip and shift layers, an `Average`
-layer), so it loads in safe mode and runs in one compiled call like a single network. Each
-member keeps its own run directory in `models/` (history, evaluation, card); the ensemble's
-card names them.
+Networks trained separately make partly different mistakes, so the mean of their probabilities is
+right more often than any one of them; reading each face in several views (mirrored, shifted) helps
+the same way, and works with a single member too. An ensemble's folder holds `ensemble.json`: its
+members' folders (relative to the ensemble's own) and the views each member reads. Loading builds
+one Keras model from the members' files (the members nested inside, the registered flip and shift
+layers, an `Average` layer), so it runs in one compiled call like a single network, and no second
+copy of the members' weights is stored.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from fer_core.datasets import load_split
-from fer_core.labels import EMOTIONS
-from fer_core.model.classifier import TTA_VIEWS, Classifier, ModelError, load_model
-from fer_core.model.preprocess import FACE_SIZE
-from fer_core.reporting.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE
-from fer_core.reporting.evaluation import evaluate_predictions, write_evaluation
+from fer_core.model.preprocess import FACE_SIZE, TTA_VIEWS
+
+MANIFEST_FILE = "ensemble.json"
+MEMBER_FILE = "model.keras"
+
+
+@dataclass
+class Manifest:
+    """An ensemble: its members' folders (relative to the manifest's folder) and the views they read."""
+
+    members: list[str]
+    views: str = "flip"
+
+    def member_dirs(self, folder: Path) -> list[Path]:
+        return [Path(folder) / member for member in self.members]
+
+
+def read_manifest(folder: str | Path) -> Manifest:
+    """The manifest in `folder`; ValueError when it is not a list of members and known views."""
+    data = json.loads((Path(folder) / MANIFEST_FILE).read_text())
+    members, views = data.get("members"), data.get("views", "flip")
+    if not isinstance(members, list) or not members or not all(isinstance(m, str) for m in members):
+        raise ValueError(f"{MANIFEST_FILE} lists no members")
+    if views not in TTA_VIEWS:
+        raise ValueError(f"unknown views {views!r}; choose one of {', '.join(TTA_VIEWS)}")
+    return Manifest(members, views)
+
+
+def write_manifest(member_dirs: list[str | Path], out: str | Path, views: str = "flip") -> Path:
+    """Write `out/ensemble.json` naming `member_dirs` (trained models' folders) and `views`."""
+    out = Path(out)
+    member_dirs = [Path(d) for d in member_dirs]
+    for directory in member_dirs:
+        if not (directory / MEMBER_FILE).is_file():
+            raise ValueError(f"{directory} holds no {MEMBER_FILE}: not a trained network's folder")
+    if out.resolve() in {d.resolve() for d in member_dirs}:
+        raise ValueError("write the ensemble to its own folder, not over one of its members")
+    if views not in TTA_VIEWS:
+        raise ValueError(f"unknown views {views!r}; choose one of {', '.join(TTA_VIEWS)}")
+    if len(member_dirs) < 2 and not TTA_VIEWS[views]:
+        raise ValueError("an ensemble needs at least two members, or one member read in several views")
+    out.mkdir(parents=True, exist_ok=True)
+    members = [Path(os.path.relpath(d.resolve(), out.resolve())).as_posix() for d in member_dirs]
+    (out / MANIFEST_FILE).write_text(json.dumps({"members": members, "views": views}, indent=2) + "\n")
+    return out / MANIFEST_FILE
+
+
+def load_ensemble(folder: str | Path, load_network: Callable[[Path], object]):
+    """The ensemble described in `folder`, built from its members' networks (`load_network` reads one
+    `model.keras` file)."""
+    manifest = read_manifest(folder)
+    members = [load_network(d / MEMBER_FILE) for d in manifest.member_dirs(Path(folder))]
+    return build_ensemble(members, views=manifest.views)
 
 
 def build_ensemble(members: list, views: str = "flip", name: str = "fer_ensemble"):
@@ -44,52 +94,3 @@ def build_ensemble(members: list, views: str = "flip", name: str = "fer_ensemble
         member.name = f"member_{i}"  # nested models need distinct names
         outputs += [member(face) for face in faces or [inputs]]
     return keras.Model(inputs, layers.Average(name="emotion")(outputs), name=name)
-
-
-def write_ensemble(member_dirs: list[Path], out: Path, data: str | Path, views: str = "flip", log=print) -> Path:
-    """Average the members' `model.keras` into `out/model.keras`, score it on the test split
-    of `data`, and write its evaluation and model card beside it."""
-    from fer_core.training.trainer import hardware_description, measured_card_fields, stage_totals, training_stages
-
-    member_dirs = [Path(d) for d in member_dirs]
-    for directory in member_dirs:
-        if not (directory / MODEL_FILE).is_file() or not (directory / CARD_FILE).is_file():
-            raise ModelError(f"{directory} is not a trained model's directory (needs {MODEL_FILE} and {CARD_FILE})")
-    if Path(out).resolve() in {d.resolve() for d in member_dirs}:
-        raise ValueError("write the ensemble to its own directory, not over one of its members")
-    cards = [json.loads((d / CARD_FILE).read_text()) for d in member_dirs]
-    model = build_ensemble([load_model(d / MODEL_FILE) for d in member_dirs], views=views)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / MODEL_FILE)
-
-    test = load_split(data, "test")
-    classifier = Classifier.load(out / MODEL_FILE)
-    probs = classifier.predict_batch(test.images[..., None])
-    evaluation = evaluate_predictions(test.labels, probs.argmax(axis=1), data=f"{data} (test split)")
-    write_evaluation(evaluation, out / EVALUATION_FILE)
-    scores = f"test accuracy {evaluation.accuracy:.4f}, macro-F1 {evaluation.macro_f1:.4f}"
-    log(f"ensemble of {len(member_dirs)} ({views} views): {scores}")
-
-    hardware = hardware_description()
-    kinds = "/".join(sorted({c.get("architecture", "?") for c in cards}))
-    described = f" over {2 * len(TTA_VIEWS[views])} views of each face" if TTA_VIEWS[views] else ""
-    card = {
-        "name": out.name,
-        "architecture": f"ensemble: mean of {len(cards)} {kinds}{described}",
-        "members": [d.name for d in member_dirs],
-        "views": views,
-        "parameters": int(model.count_params()),
-        "file_size_bytes": (out / MODEL_FILE).stat().st_size,
-        "input": "48x48 grayscale face crop, uint8",
-        "labels": list(EMOTIONS),
-        "training_seconds": round(sum(c.get("training_seconds") or 0 for c in cards), 1),
-        **stage_totals(list({stage.get("name"): stage for card in cards for stage in training_stages(card)}.values())),
-        "hardware": cards[0].get("hardware", hardware),
-        "data": cards[0].get("data", {"path": str(data)}),
-        "trained": min(c.get("trained") or "" for c in cards) or None,
-        "config": {"members": {d.name: c.get("config", {}) for d, c in zip(member_dirs, cards)}},
-        **measured_card_fields(model, classifier, evaluation, hardware),
-    }
-    (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
-    return out

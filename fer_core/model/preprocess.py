@@ -23,6 +23,14 @@ DEFAULT_MARGIN = 0.0
 # docs/detection.md has the figures).
 ENLARGE = cv2.INTER_CUBIC
 
+# Test-time augmentation: the (dx, dy) pixel shifts of each face that are classified, each also
+# mirrored, and the probabilities averaged. More views cost proportionally more time per face.
+TTA_VIEWS: dict[str, tuple[tuple[int, int], ...]] = {
+    "none": (),
+    "flip": ((0, 0),),
+    "shift-flip": ((0, 0), (-3, 0), (3, 0), (0, -3), (0, 3)),  # 10 views, like ten-crop
+}
+
 
 def to_face_input(face: np.ndarray, enlarge: int = ENLARGE) -> np.ndarray:
     """Return `face` (gray or BGR, any size) as a 48x48 uint8 grayscale image: shrunk by averaging pixel

@@ -1,7 +1,8 @@
 """A trained model's directory read back: history, evaluation, model card, and what is wrong with them.
 
-`fer_core.training.trainer` writes `models/<name>/` with `model.keras`, `history.json`,
-`evaluation.json` and `model_card.json`. The dashboard draws these files as they are; a
+Training writes `models/<name>/` with `model.keras`, `history.json`, `recipe.json`,
+`evaluation.json` and `model_card.json`; an ensemble's folder holds `ensemble.json` in place of the
+network and history. The dashboard draws these files as they are; a
 missing or damaged file becomes a `Problem` naming it, never an exception, and files from
 older runs that lack some keys still load.
 """
@@ -17,6 +18,7 @@ import numpy as np
 from fer_core.datasets import FaceDataset
 from fer_core.labels import EMOTIONS
 from fer_core.model.classifier import Classifier
+from fer_core.model.ensemble import MANIFEST_FILE
 from fer_core.paths import shown_path
 from fer_core.reporting.evaluation import ClassScores, Evaluation
 
@@ -24,7 +26,7 @@ MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
 EVALUATION_FILE = "evaluation.json"
 CARD_FILE = "model_card.json"
-RUN_FILES = (MODEL_FILE, HISTORY_FILE, EVALUATION_FILE, CARD_FILE)
+RUN_FILES = (MODEL_FILE, MANIFEST_FILE, HISTORY_FILE, EVALUATION_FILE, CARD_FILE)
 
 RETRAIN = "restore it from git, or train the model again with `python -m fer_core train --data <FER2013> --out {path}`"
 
@@ -153,8 +155,9 @@ class ModelRun:
     problems: list[Problem]
 
     @property
-    def model_file(self) -> Path:
-        return self.path / MODEL_FILE
+    def has_model(self) -> bool:
+        """Whether the folder holds a model to load: a network's file or an ensemble's manifest."""
+        return (self.path / MODEL_FILE).is_file() or (self.path / MANIFEST_FILE).is_file()
 
     @property
     def best_epoch(self) -> int | None:
@@ -202,7 +205,7 @@ def read_run(path: str | Path) -> ModelRun:
     card = read(CARD_FILE, ModelCard.from_json, "the model card")
     # An ensemble was not trained itself: its curves are its members'.
     history = None if card and card.members else read(HISTORY_FILE, History.from_json, "the training curves")
-    if not (path / MODEL_FILE).is_file():
+    if not ((path / MODEL_FILE).is_file() or (path / MANIFEST_FILE).is_file()):
         problems.append(missing(MODEL_FILE, "its mistakes on the test set"))
     return ModelRun(path.name, path, history, evaluation, card, problems)
 

@@ -1,34 +1,43 @@
-"""Training a classifier on FER2013: data -> augmentation -> model -> fit -> artifacts.
+"""The one trainer: `python -m fer_core train` runs the recipe that made every shipped network.
 
-Every epoch ends with a checkpoint (model + optimizer state) and a state file in the work
-directory, so a killed run started again with the same command resumes where it stopped.
-When training ends, the best epoch's weights become `model.keras` in the output directory,
-with `history.json`, `evaluation.json` and `model_card.json` beside it.
+The recipe: a VGG-style network (`architecture.build_vgg`), SGD with Nesterov momentum, a warm-up then
+cosine decay, label smoothing, decoupled weight decay, a moving average of the weights (the
+optimizer's EMA, which is what a run keeps) and faces augmented on the host (`augment`). A stage may
+also learn from a frozen teacher (`distillation`), start from a trained model (or its pruned copy),
+train on the faces as the photo detector cuts them out (`framed`), and end averaged with the weights
+it started from. A recipe is one stage or several, each starting from the one before; each shipped
+model's folder holds the recipe that made it (`recipe.json`).
 
-Under a `tf.distribute` strategy the same code trains on every replica: Keras splits each global
-batch between them. With several workers (`MultiWorkerMirroredStrategy`, one process per worker,
-each started with its own `TF_CONFIG`), every worker runs the same command; the chief alone writes
-the work directory and the artifacts, and every worker resumes from the chief's checkpoint.
+Model selection and early stopping read a validation split carved out of train/ (`data.validation_split`):
+the epoch whose weight average reads it best is kept, and a stage stops after `patience` epochs
+without a better one. With `validation_fraction` 0 the last epoch's average is kept. test/ is read
+once, by the model card, after training.
+
+Every epoch ends with a checkpoint (weights and optimizer state) in the work folder, so a killed run
+started again with the same command resumes where it stopped. Under a `tf.distribute` strategy the
+same code trains on every replica; with several workers (`MultiWorkerMirroredStrategy`, one process per
+worker, each with its own `TF_CONFIG`) every worker runs the same command, the chief alone writes the
+work folder and the model, and every worker resumes from the chief's checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from fer_core.datasets import FaceDataset, load_split
 from fer_core.labels import EMOTIONS
-from fer_core.reporting.evaluation import evaluate_predictions, write_evaluation
+from fer_core.model.preprocess import FACE_SIZE
+from fer_core.training.augment import Augmentation, AugmentedFaces
+from fer_core.training.data import load_arrays, validation_split
 
 
 class WorkerLost(RuntimeError):
@@ -36,147 +45,81 @@ class WorkerLost(RuntimeError):
 
 
 @dataclass
-class TrainConfig:
-    data: str
-    out: str = "runs/fer_vgg"  # git ignores runs/: a new run never lands on the shipped models/
-    work_dir: str = ".cache/training/fer_vgg"
-    architecture: str = "vgg"
-    epochs: int = 32
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    weight_decay: float = 5e-4
-    warmup_epochs: int = 1
+class Stage:
+    """One training run of the recipe. The defaults train the live model's width on a CPU in about an hour."""
+
+    widths: tuple[int, ...] = (32, 64, 128, 256)  # channels of the network's blocks
+    convs_per_block: int = 2
+    epochs: int = 30
+    batch_size: int = 128  # over all replicas
+    learning_rate: float = 0.03  # peak, after the warm-up
+    warmup_epochs: int = 3
+    momentum: float = 0.9
+    weight_decay: float = 1e-3  # decoupled (Keras applies lr * wd per step)
     label_smoothing: float = 0.1
-    # Weight of class c is (balanced weight)^power: 0 ignores imbalance, 1 fully rebalances.
-    class_weight_power: float = 0.25
-    patience: int = 10
+    ema_momentum: float = 0.999
+    erasing: float = 0.5
+    low_res: float = 0.0
     seed: int = 1
-    limit: int | None = None  # use only this many images of each split (smoke tests)
-    steps_per_epoch: int | None = None
-    init_from: str | None = None  # start from this model's weights (same architecture) instead of random ones
-    extra: dict = field(default_factory=dict)
+    validation_fraction: float = 0.1  # of each class of train/, held out to pick the epoch and stop early
+    patience: int = 10  # epochs without a better validation score before the stage stops
+    framed: bool = False  # also train on every face as the photo detector cuts it out (slow: minutes a thousand faces)
+    init_from: str | None = None  # a trained model to start from (the first stage only; later ones start from the last)
+    prune: bool = False  # start from init_from cut down to `widths` (the filters that weigh most)
+    average_with_start: bool = False  # end averaged in equal parts with the weights the stage started from
+    teacher: tuple[str, ...] = ()  # models to distil from (their mirrored-view average)
+    hard_weight: float = 0.3  # distillation: the label's share of the loss
+    temperature: float = 3.0
+
+    def augmentation(self) -> Augmentation:
+        return Augmentation(erasing=self.erasing, low_res=self.low_res)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Stage:
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown recipe setting(s): {', '.join(sorted(unknown))}")
+        values = dict(data)
+        for name in ("widths", "teacher"):
+            if name in values:
+                values[name] = tuple(values[name])
+        return cls(**values)
 
 
-def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
-    """Per-class loss weights, normalised so the average sample weight is 1."""
-    counts = np.bincount(labels, minlength=len(EMOTIONS)).astype(np.float64)
-    balanced = np.where(counts > 0, counts.sum() / (len(EMOTIONS) * np.maximum(counts, 1)), 0.0)
-    weights = balanced**power
-    return weights / (weights[labels].mean())
+@dataclass
+class Run:
+    """Where a recipe reads and writes, and the limits of a quick trial."""
+
+    data: str
+    out: str = "runs/fer_model"  # git ignores runs/: a new run never lands on the shipped models/
+    work_dir: str = ".cache/training/fer_model"
+    limit: int | None = None  # use only this many faces of each split (smoke tests)
+    steps_per_epoch: int | None = None  # cap each epoch's steps (smoke tests)
+    stages: list[Stage] = field(default_factory=lambda: [Stage()])
 
 
-def augmentation(seed: int):
-    """Random changes a face can undergo and keep its expression (Keras preprocessing layers)."""
-    import keras
-    from keras import layers
-
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomRotation(0.03, fill_mode="nearest", seed=seed + 1),
-            layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed + 2),
-            layers.RandomZoom(0.1, fill_mode="nearest", seed=seed + 3),
-            layers.RandomContrast(0.2, seed=seed + 4),
-        ],
-        name="augmentation",
-    )
+def read_recipe(path: str | Path) -> list[Stage]:
+    """The stages of a recipe file: `{"stages": [{...}, ...]}` or one stage's settings."""
+    data = json.loads(Path(path).read_text())
+    stages = data.get("stages", [data]) if isinstance(data, dict) else None
+    if not isinstance(stages, list) or not stages or not all(isinstance(s, dict) for s in stages):
+        raise ValueError(f'{path} is not a recipe: expected {{"stages": [{{...}}]}}')
+    return [Stage.from_dict(s) for s in stages]
 
 
-def _subset(dataset: FaceDataset, limit: int | None, seed: int) -> FaceDataset:
-    if limit is None or limit >= len(dataset):
-        return dataset
-    keep = np.sort(np.random.default_rng(seed).permutation(len(dataset))[:limit])
-    return FaceDataset(dataset.images[keep], dataset.labels[keep], [dataset.paths[i] for i in keep])
-
-
-def _tf_datasets(config: TrainConfig, train: FaceDataset, val: FaceDataset, seed: int):
-    """Global batches of (augmented face, one-hot label, class weight) for training and of
-    (face, one-hot label) for validation, both float32.
-
-    The pipeline does not depend on the strategy: Keras hands each global batch to
-    `strategy.experimental_distribute_dataset`, which splits it between the replicas. With several
-    workers each worker builds the same pipeline (the same seeded shuffle and augmentation, so the
-    same global batches) and keeps its own share of every batch (sharding by DATA: the arrays live
-    in memory, there are no files to split between workers), so the workers together see each
-    image once per epoch.
-    """
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    one_hot = np.eye(len(EMOTIONS), dtype=np.float32)
-    weights = class_weights(train.labels, config.class_weight_power)[train.labels].astype(np.float32)
-    augment = augmentation(seed)
-    train_ds = (
-        tf.data.Dataset.from_tensor_slices((train.images[..., None], one_hot[train.labels], weights))
-        .shuffle(len(train), seed=seed, reshuffle_each_iteration=True)
-        .batch(config.batch_size)
-        # One batch at a time: the augmentation layers draw from one seeded random state, so only
-        # then does a seed give the same augmented batches in every process (each worker builds
-        # this pipeline). Parallel calls race for that state; they saved nothing here (an epoch's
-        # augmentation takes ~5 s on 2 cores either way, its training minutes).
-        .map(lambda x, y, w: (augment(tf.cast(x, tf.float32), training=True), y, w))
-        .prefetch(tf.data.AUTOTUNE)
-        .with_options(options)
-    )
-    val_images = val.images[..., None].astype(np.float32)
-    val_ds = tf.data.Dataset.from_tensor_slices((val_images, one_hot[val.labels])).batch(256).with_options(options)
-    return train_ds, val_ds
-
-
-def _compile(model, config: TrainConfig, steps_per_epoch: int) -> None:
-    import keras
-
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=config.learning_rate / 10,
-        warmup_target=config.learning_rate,
-        warmup_steps=config.warmup_epochs * steps_per_epoch,
-        decay_steps=max(1, (config.epochs - config.warmup_epochs) * steps_per_epoch),
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=["accuracy"],
-    )
-
-
-def _replan_schedule(model, config: TrainConfig, steps_per_epoch: int) -> None:
-    """Swap in an optimizer whose schedule ends at the new epoch budget, keeping the old one's
-    state (step count, moment estimates), so training continues rather than restarts."""
-    old = model.optimizer
-    _compile(model, config, steps_per_epoch)
-    model.optimizer.build(model.trainable_variables)
-    for new_variable, old_variable in zip(model.optimizer.variables, old.variables, strict=True):
-        new_variable.assign(old_variable)
-
-
-class _RunFiles:
-    """Paths of one run's work directory."""
-
-    def __init__(self, work_dir: Path):
-        self.dir = work_dir
-        self.checkpoint = work_dir / "checkpoint.keras"
-        self.best_weights = work_dir / "best.weights.h5"
-        self.state = work_dir / "state.json"
-        self.history = work_dir / "history.json"
-
-    def read_state(self) -> dict:
-        return json.loads(self.state.read_text()) if self.state.exists() else {}
-
-    def read_history(self) -> list[dict]:
-        return json.loads(self.history.read_text()) if self.history.exists() else []
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
+def recipe_dict(stages: list[Stage], name: str | None = None) -> dict:
+    """A recipe as `recipe.json` stores it: every setting of every stage, so a later change of a
+    default never changes what a stored recipe trains (a stage's start is named only when set)."""
+    listed = [{k: v for k, v in json.loads(json.dumps(asdict(s))).items() if k != "init_from"} for s in stages]
+    for stage, entry in zip(stages, listed):
+        if stage.init_from:
+            entry["init_from"] = stage.init_from
+    return {**({"name": name} if name else {}), "stages": listed}
 
 
 def step_progress(log=print, parts: int = 10):
     """A Keras callback that logs each tenth of an epoch: steps done, seconds a step and the time left
-    in the epoch. With output to a file Keras says nothing until an epoch ends, and an epoch of the
-    photo recipe took 23-24 minutes on a 2-core AVX2 CPU."""
+    in the epoch (with output to a file Keras says nothing until an epoch ends)."""
     import keras
 
     class StepProgress(keras.callbacks.Callback):
@@ -198,15 +141,66 @@ def step_progress(log=print, parts: int = 10):
 
 
 def fit_progress(log=print) -> tuple[int, list]:
-    """Keras' `verbose` and the callbacks that show a run's progress: Keras' own bar on a terminal;
-    to a file (a long run in the background), a line per epoch and `step_progress`'s within it."""
+    """Keras' `verbose` and the callbacks that show progress: Keras' bar on a terminal; to a file,
+    a line per epoch and `step_progress`'s within it."""
     if sys.stdout.isatty():
         return 1, []
     return 2, [step_progress(log)]
 
 
-def _epoch_callback(files: _RunFiles, config: TrainConfig, state: dict):
-    """A Keras callback that records history, checkpoints, keeps the best weights and stops early."""
+class _StageFiles:
+    """Paths of one stage's work folder."""
+
+    def __init__(self, folder: Path):
+        self.dir = folder
+        self.weights = folder / "checkpoint.weights.h5"  # the network's weights as training left them
+        self.optimizer = folder / "optimizer.npz"  # the optimizer's variables (step, momenta, averages)
+        self.best = folder / "best.weights.h5"  # the weight average of the best epoch so far
+        self.last = folder / "last.weights.h5"  # the weight average of the last epoch
+        self.state = folder / "state.json"
+        self.history = folder / "history.json"
+        self.result = folder / "model.keras"  # the stage's finished network
+
+    def read_state(self) -> dict:
+        return json.loads(self.state.read_text()) if self.state.exists() else {}
+
+    def read_history(self) -> list[dict]:
+        return json.loads(self.history.read_text()) if self.history.exists() else []
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def _optimizer(stage: Stage, steps_per_epoch: int):
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=stage.learning_rate / 20,
+        warmup_target=stage.learning_rate,
+        warmup_steps=stage.warmup_epochs * steps_per_epoch,
+        decay_steps=max(1, (stage.epochs - stage.warmup_epochs) * steps_per_epoch),
+    )
+    return keras.optimizers.SGD(
+        schedule,
+        momentum=stage.momentum,
+        nesterov=True,
+        weight_decay=stage.weight_decay,
+        use_ema=True,
+        ema_momentum=stage.ema_momentum,
+    )
+
+
+def _averaged_weights(net, optimizer) -> list[np.ndarray]:
+    """The network's weights with each trainable one replaced by the optimizer's moving average of it."""
+    averages = {id(v): a for v, a in zip(optimizer._trainable_variables, optimizer._model_variables_moving_average)}
+    return [np.asarray(averages.get(id(w), w).numpy()) for w in net.weights]
+
+
+def _epoch_callback(files: _StageFiles, net, stage: Stage, state: dict, validate: bool):
+    """A Keras callback that records history, checkpoints, keeps the best weight average and stops early."""
     import keras
 
     class EpochEnd(keras.callbacks.Callback):
@@ -215,93 +209,189 @@ def _epoch_callback(files: _RunFiles, config: TrainConfig, state: dict):
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            record = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items() if k != "learning_rate"}}
+            record = {"epoch": epoch + 1, **{k.replace("student_", ""): float(v) for k, v in logs.items()}}
             record["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             record["seconds"] = time.perf_counter() - self.started
             history = [h for h in files.read_history() if h["epoch"] <= epoch] + [record]
             _write_atomic(files.history, json.dumps(history, indent=1) + "\n")
 
-            score = record.get("val_accuracy", record.get("accuracy", 0.0))
-            if score > state.get("best_score", -1.0):
+            current = [np.asarray(w.numpy()) for w in net.weights]
+            net.set_weights(_averaged_weights(net, self.model.optimizer))
+            net.save_weights(files.last)
+            score = record.get("val_accuracy") if validate else None
+            if score is not None and score > state.get("best_score", -1.0):
                 state.update(best_score=score, best_epoch=epoch + 1, wait=0)
-                self.model.save_weights(files.best_weights)
-            else:
+                net.save_weights(files.best)
+            elif validate:
                 state["wait"] = state.get("wait", 0) + 1
+            net.set_weights(current)
             state["epoch"] = epoch + 1
-            if state["wait"] >= config.patience:
+            if validate and state["wait"] >= stage.patience:
                 state["stopped_early"] = True
                 self.model.stop_training = True
-            # Checkpoint first, then the state that points at it: a kill in between only
-            # repeats this epoch's bookkeeping, never loses the epoch. Each file is written
-            # beside its final name and renamed, so a kill mid-write leaves the old one whole.
-            partial = files.checkpoint.with_name("checkpoint.partial.keras")
-            self.model.save(partial)
-            os.replace(partial, files.checkpoint)
+            # The checkpoint first, then the state that points at it: a kill in between only repeats
+            # this epoch's bookkeeping. Each file is written beside its final name and renamed.
+            partial = files.weights.with_name("checkpoint.partial.weights.h5")
+            net.save_weights(partial)
+            os.replace(partial, files.weights)
+            optimizer = {f"v{i}": np.asarray(v.numpy()) for i, v in enumerate(self.model.optimizer.variables)}
+            with open(files.optimizer.with_name("optimizer.partial.npz"), "wb") as handle:
+                np.savez(handle, **optimizer)
+            os.replace(files.optimizer.with_name("optimizer.partial.npz"), files.optimizer)
             _write_atomic(files.state, json.dumps(state, indent=1) + "\n")
 
     return EpochEnd()
 
 
-def train(config: TrainConfig, strategy=None, log=print) -> Path | None:
-    """Train (or resume) and write the artifacts; return the output directory, or None on a
-    worker that is not the chief (the chief writes them)."""
+def _batches(faces: AugmentedFaces, steps: int, first_epoch: int):
+    """The augmented batches as a tf.data pipeline: `steps` batches an epoch from `first_epoch` on.
+
+    Each worker of a multi-worker run builds the same pipeline (the same seeded batches) and keeps its
+    own share of every batch (sharding by data: the arrays live in memory, there are no files to split)."""
+    import tensorflow as tf
+
+    def generate():
+        epoch = first_epoch
+        while True:
+            faces.start_epoch(epoch)
+            for index in range(steps):
+                yield faces.batch(index % len(faces))
+            epoch += 1
+
+    signature = (
+        tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.float32),
+        tf.TensorSpec((None, len(EMOTIONS)), tf.float32),
+    )
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2).with_options(options)
+
+
+def _validation(images: np.ndarray, labels: np.ndarray):
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    one_hot = np.eye(len(EMOTIONS), dtype=np.float32)[labels]
+    return tf.data.Dataset.from_tensor_slices((images.astype(np.float32), one_hot)).batch(256).with_options(options)
+
+
+def _subset(images: np.ndarray, labels: np.ndarray, limit: int | None, seed: int):
+    if limit is None or limit >= len(labels):
+        return images, labels
+    keep = np.sort(np.random.default_rng(seed).permutation(len(labels))[:limit])
+    return images[keep], labels[keep]
+
+
+def _framed(work_dir: Path, images: np.ndarray, labels: np.ndarray, log) -> tuple[np.ndarray, np.ndarray]:
+    """The training faces as the photo detector cuts them out (`data.framed_copies`), made once and kept
+    in the work folder."""
+    from fer_core.training.data import framed_copies
+
+    cache = work_dir / f"framed_{len(labels)}.npz"
+    if not cache.exists():
+        log(f"cutting {len(labels)} faces out as the photo detector does (kept in {cache}) ...")
+        x, y, _ = framed_copies(images[..., 0], labels.astype(np.uint8))
+        np.savez_compressed(cache, x=x, y=y)
+    arrays = np.load(cache)
+    return arrays["x"][..., None], arrays["y"].astype(np.int64)
+
+
+def _start_weights(stage: Stage, start: str | None, net):
+    """Set `net` to the weights it starts from: a trained model's, or its pruned copy (`stage.prune`)."""
+    if not start:
+        return
+    from fer_core.model.classifier import load_model
+    from fer_core.training.weights import pruned_weights
+
+    source = load_model(start)
+    net.set_weights(pruned_weights(source, net) if stage.prune else source.get_weights())
+
+
+def train_stage(run: Run, stage: Stage, number: int, start: str | None, strategy, log=print) -> Path | None:
+    """Train (or resume) one stage; return the folder of its finished network, or None on a worker
+    that is not the chief."""
     from fer_core.model.classifier import import_tensorflow
 
     tf = import_tensorflow()
     import keras
 
-    from fer_core.model.architecture import ARCHITECTURES
+    from fer_core.model.architecture import build_vgg
+    from fer_core.training.distillation import trainer_model
 
-    if config.architecture not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {config.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
-    strategy = strategy or tf.distribute.get_strategy()
-    # Every worker keeps the same checkpoints in step (saving reads variables that the workers
-    # synchronise), but only the chief's land in --work-dir; the others' go to a scratch folder.
+    files = _StageFiles(Path(run.work_dir) / f"stage_{number}")
     chief = strategy.extended.should_checkpoint
-    files = _RunFiles(Path(config.work_dir))
-    written = files if chief else _RunFiles(Path(tempfile.mkdtemp(prefix="fer_worker_")))
+    # Every worker keeps checkpoints in step, but only the chief's land in the work folder.
+    written = files if chief else _StageFiles(Path(tempfile.mkdtemp(prefix="fer_worker_")))
     written.dir.mkdir(parents=True, exist_ok=True)
     state = files.read_state()
-    # A resumed run seeds its shuffling and augmentation with the epoch it resumes at, so it
-    # goes on to new random draws instead of replaying the ones of its first epochs.
-    keras.utils.set_random_seed(config.seed + state.get("epoch", 0))
+    if state.get("finished") and (state.get("stopped_early") or state["epoch"] >= stage.epochs):
+        log(f"stage {number}: finished earlier ({files.result})")
+        return files.dir
+    state.pop("finished", None)
+    keras.utils.set_random_seed(stage.seed + state.get("epoch", 0))
 
-    log(f"reading {config.data} ...")
-    train_set = _subset(load_split(config.data, "train"), config.limit, config.seed)
-    val_set = _subset(load_split(config.data, "test"), config.limit, config.seed)
-    log(f"train: {len(train_set)} images, validation: {len(val_set)} images")
-    train_ds, val_ds = _tf_datasets(config, train_set, val_set, seed=config.seed + state.get("epoch", 0))
-    steps = config.steps_per_epoch or int(np.ceil(len(train_set) / config.batch_size))
+    images, labels = _subset(*load_arrays(run.data, "train"), run.limit, stage.seed)
+    fit_rows, held = validation_split(labels, stage.validation_fraction)
+    x_val, y_val = images[held], labels[held]
+    x_train, y_train = images[fit_rows], labels[fit_rows]
+    if stage.framed:
+        x_framed, y_framed = _framed(files.dir, x_train, y_train, log)
+        x_train, y_train = np.concatenate([x_train, x_framed]), np.concatenate([y_train, y_framed])
+    steps = run.steps_per_epoch or int(np.ceil(len(y_train) / stage.batch_size))
     replicas = strategy.num_replicas_in_sync
+    log(f"stage {number}: {len(y_train)} training faces, {len(y_val)} validation faces")
     log(
-        f"{type(strategy).__name__}: {replicas} replica(s), each takes {config.batch_size // replicas} "
-        f"of every batch of {config.batch_size}" + ("" if chief else " (a worker: the chief writes the files)")
+        f"{type(strategy).__name__}: {replicas} replica(s), each takes {stage.batch_size // replicas} of every batch "
+        f"of {stage.batch_size}" + ("" if chief else " (a worker: the chief writes the files)")
     )
 
-    if state and state.get("config", {}).get("data") not in (None, config.data):
-        raise ValueError(f"{files.dir} holds a run on other data; pick another --work-dir")
-    finished = state.get("stopped_early") or state.get("epoch", 0) >= config.epochs
+    settings = json.loads(json.dumps(asdict(stage)))
+    if state and state.get("stage") != settings:
+        planned = state["stage"].get("epochs")
+        if {**state["stage"], "epochs": stage.epochs} != settings:
+            raise ValueError(f"{files.dir} holds a run of other settings; pick another --work-dir")
+        log(f"stage {number}: epoch budget changed from {planned} to {stage.epochs}: the schedule is re-planned")
+    faces = AugmentedFaces(
+        x_train, np.eye(len(EMOTIONS), dtype=np.float32)[y_train], stage.batch_size, stage.seed, stage.augmentation()
+    )
     with strategy.scope():
-        model, state = _resumed_or_new(config, files, state, steps, finished, log)
+        net = build_vgg(tuple(stage.widths), stage.convs_per_block)
+        model, loss, metrics = trainer_model(net, stage)
+        model.compile(optimizer=_optimizer(stage, steps), loss=loss, metrics=metrics)
+        if state and files.weights.exists():
+            log(f"stage {number}: resuming from epoch {state['epoch']} (checkpoint {files.weights})")
+            net.load_weights(files.weights)
+            model.optimizer.build(model.trainable_variables)
+            saved = np.load(files.optimizer)
+            for i, variable in enumerate(model.optimizer.variables):
+                variable.assign(saved[f"v{i}"])
+        else:
+            state = {"stage": settings, "started": datetime.now(timezone.utc).isoformat(), "epoch": 0}
+            if start:
+                log(f"stage {number}: starting from the weights of {start}" + (", pruned" if stage.prune else ""))
+            _start_weights(stage, start, net)
+    state["stage"] = settings
     state["distribution"] = {"strategy": type(strategy).__name__, "replicas": replicas}
-    if config.steps_per_epoch:
-        train_ds = train_ds.repeat()
+    validate = len(y_val) > 0
     verbose, progress = fit_progress(log)
     try:
-        if not finished:
+        if state["epoch"] < stage.epochs:
             model.fit(
-                train_ds,
-                validation_data=val_ds,
-                epochs=config.epochs,
+                _batches(faces, steps, state["epoch"]),
+                validation_data=_validation(x_val, y_val) if validate else None,
+                epochs=stage.epochs,
                 initial_epoch=state["epoch"],
-                steps_per_epoch=config.steps_per_epoch,
-                callbacks=[_epoch_callback(written, config, state), *progress],
-                shuffle=False,  # the pipeline shuffles
+                steps_per_epoch=steps,
+                callbacks=[
+                    keras.callbacks.SwapEMAWeights(),  # validation reads the weight average
+                    _epoch_callback(written, net, stage, state, validate),
+                    *progress,
+                ],
                 verbose=verbose,
             )
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
-        # A worker died or its network went away: the others cannot go on alone. TensorFlow's
-        # answer is to restart the whole cluster, so say how, and from where it will resume.
+        # A worker died or its network went away: TensorFlow's answer is to restart the whole cluster.
         raise WorkerLost(
             f"lost contact with a worker ({error.message.splitlines()[0]}); start every worker again "
             f"with the same command and they resume from epoch {files.read_state().get('epoch', 0)}"
@@ -311,158 +401,87 @@ def train(config: TrainConfig, strategy=None, log=print) -> Path | None:
             shutil.rmtree(written.dir, ignore_errors=True)
     if not chief:
         return None
-    return write_artifacts(config, files, train_set, val_set, log)
+    net.load_weights(files.best if validate and files.best.exists() else files.last)
+    if stage.average_with_start and start:
+        from fer_core.model.classifier import load_model
+
+        net.set_weights([(a + b) / 2 for a, b in zip(net.get_weights(), load_model(start).get_weights())])
+    net.save(files.result)  # not compiled: the bare network, the same input contract as every project model
+    state.update(finished=True, kept=_kept(stage, validate, state))
+    _write_atomic(files.state, json.dumps(state, indent=1) + "\n")
+    return files.dir
 
 
-def _resumed_or_new(config: TrainConfig, files: _RunFiles, state: dict, steps: int, finished: bool, log):
-    """The model and run state to go on from: the checkpoint's when there is one, else a new compiled model."""
-    import keras
-
-    from fer_core.model.architecture import ARCHITECTURES
-
-    if state and files.checkpoint.exists():
-        log(f"resuming from epoch {state['epoch']} (checkpoint {files.checkpoint})")
-        model = keras.models.load_model(files.checkpoint)
-        planned = state["config"].get("epochs")
-        if planned != config.epochs and not finished:
-            log(f"epoch budget changed from {planned} to {config.epochs}: the learning-rate schedule is re-planned")
-            _replan_schedule(model, config, steps)
-            state["config"]["epochs"] = config.epochs
-        return model, state
-    state = {"config": asdict(config), "started": datetime.now(timezone.utc).isoformat(), "epoch": 0}
-    model = ARCHITECTURES[config.architecture]()
-    if config.init_from:
-        log(f"starting from the weights of {config.init_from}")
-        model.set_weights(keras.models.load_model(config.init_from, compile=False).get_weights())
-    _compile(model, config, steps)
-    return model, state
+def _kept(stage: Stage, validate: bool, state: dict) -> str:
+    kept = (
+        f"the weight average of epoch {state.get('best_epoch')} (best on the validation split)"
+        if validate
+        else "the last epoch's weight average"
+    )
+    return kept + (", averaged with the weights it started from" if stage.average_with_start else "")
 
 
-def write_artifacts(
-    config: TrainConfig, files: _RunFiles, train_set: FaceDataset, val_set: FaceDataset, log=print
-) -> Path:
-    """Best weights -> a compact model.keras plus history, evaluation and model card."""
-    from fer_core.model.architecture import ARCHITECTURES
-    from fer_core.model.classifier import Classifier
+def train(run: Run, strategy=None, log=print) -> Path | None:
+    """Run every stage of the recipe (each from the one before), then write the model, its history,
+    recipe, evaluation and card to `run.out`; return `run.out`, or None on a worker that is not the chief."""
+    from fer_core.model.classifier import import_tensorflow
 
-    out = Path(config.out)
+    tf = import_tensorflow()
+    strategy = strategy or tf.distribute.get_strategy()
+    start = run.stages[0].init_from
+    folders = []
+    for number, stage in enumerate(run.stages, start=1):
+        stage = replace(stage, init_from=start)
+        folder = train_stage(run, stage, number, start, strategy, log)
+        if folder is None:
+            return None
+        folders.append(folder)
+        start = str(folder / "model.keras")
+    return write_model(run, folders, log)
+
+
+def write_model(run: Run, folders: list[Path], log=print) -> Path:
+    """The last stage's network, every stage's history (one curve), the recipe and the card, in `run.out`."""
+    from fer_core.reporting.cards import earlier_stages, hardware_description, stage_totals, write_card
+
+    out = Path(run.out)
     out.mkdir(parents=True, exist_ok=True)
-    model = ARCHITECTURES[config.architecture]()
-    model.load_weights(files.best_weights)
-    model.save(out / "model.keras")  # not compiled: weights only, no optimizer state
-    shutil.copy(files.history, out / "history.json")
+    shutil.copy(folders[-1] / "model.keras", out / "model.keras")
+    history: list[dict] = []
+    stages = earlier_stages(run.stages[0].init_from)
+    states = [_StageFiles(f).read_state() for f in folders]
+    for number, folder in enumerate(folders, start=1):
+        records = _StageFiles(folder).read_history()
+        history += [{**r, "epoch": r["epoch"] + len(history)} for r in records]
+        seconds = round(sum(r["seconds"] for r in records), 1)
+        name = out.name if len(folders) == 1 else f"{out.name} stage {number}"
+        stages.append({"name": name, "epochs": len(records), "seconds": seconds})
+    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    from fer_core.reporting.cards import portable_path
 
-    classifier = Classifier.load(out / "model.keras")
-    probs = classifier.predict_batch(val_set.images[..., None])
-    evaluation = evaluate_predictions(val_set.labels, probs.argmax(axis=1), data=str(config.data) + " (test split)")
-    write_evaluation(evaluation, out / "evaluation.json")
-    log(f"test accuracy {evaluation.accuracy:.4f}, macro-F1 {evaluation.macro_f1:.4f}")
+    first = replace(run.stages[0], init_from=portable_path(run.stages[0].init_from))
+    recipe = recipe_dict([first, *run.stages[1:]], out.name)
+    (out / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
 
-    state = files.read_state()
-    history = files.read_history()
-    hardware = hardware_description()
-    seconds = round(sum(h["seconds"] for h in history), 1)
-    stages = earlier_stages(config.init_from) + [{"name": out.name, "epochs": len(history), "seconds": seconds}]
-    card = {
-        "name": out.name,
-        "architecture": config.architecture,
-        "parameters": int(model.count_params()),
-        "file_size_bytes": (out / "model.keras").stat().st_size,
-        "input": "48x48 grayscale face crop, uint8",
-        "labels": list(EMOTIONS),
-        "epochs_run": len(history),
-        "best_epoch": state.get("best_epoch"),
-        "best_val_accuracy": state.get("best_score"),
-        "stopped_early": bool(state.get("stopped_early")),
-        "training_seconds": seconds,
+    last = run.stages[-1]
+    x_train, y_train = load_arrays(run.data, "train")
+    x_test, y_test = _subset(*load_arrays(run.data, "test"), run.limit, last.seed)
+    own = stages[len(stages) - len(folders) :]
+    facts = {
+        "architecture": f"vgg {'-'.join(map(str, last.widths))}" + (" (distilled)" if last.teacher else ""),
+        "epochs_run": sum(s["epochs"] for s in own),
+        "best_epoch": states[-1].get("best_epoch"),
+        "kept": states[-1].get("kept"),
+        "stopped_early": bool(states[-1].get("stopped_early")),
+        "training_seconds": round(sum(s["seconds"] for s in own), 1),
         **stage_totals(stages),
-        "hardware": hardware,
-        "distribution": state.get("distribution"),
-        "data": {
-            "path": str(config.data),
-            "train_counts": train_set.class_counts(),
-            "test_counts": val_set.class_counts(),
-        },
-        "trained": state.get("started"),
-        "config": asdict(config),
-        **measured_card_fields(model, classifier, evaluation, hardware),
+        "hardware": hardware_description(),
+        "distribution": states[-1].get("distribution"),
+        "trained": states[0].get("started"),
+        "config": recipe,
     }
-    (out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    write_card(out, x_test, y_test, facts, run.data, train_labels=y_train, log=log)
     return out
-
-
-def training_stages(card: dict) -> list[dict]:
-    """The training runs that made a model, oldest first, as its card records them:
-    {"name", "epochs", "seconds"} each (a card older than this record counts as one run)."""
-    if isinstance(card.get("stages"), list):
-        return card["stages"]
-    return [{"name": card.get("name"), "epochs": card.get("epochs_run"), "seconds": card.get("training_seconds")}]
-
-
-def earlier_stages(init_from: str | None) -> list[dict]:
-    """The stages behind the model a run starts from (--init-from), read from the card beside it;
-    a model without a card is one stage of unknown length."""
-    if not init_from:
-        return []
-    card = Path(init_from).parent / "model_card.json"
-    try:
-        return training_stages(json.loads(card.read_text()))
-    except (OSError, ValueError, AttributeError):
-        return [{"name": Path(init_from).parent.name, "epochs": None, "seconds": None}]
-
-
-def stage_totals(stages: list[dict]) -> dict:
-    """The card's lineage: every stage, and the epochs and seconds of all of them (None when a
-    stage did not record its own)."""
-    epochs = [stage.get("epochs") for stage in stages]
-    seconds = [stage.get("seconds") for stage in stages]
-    return {
-        "stages": stages,
-        "total_epochs": None if None in epochs else sum(epochs),
-        "total_training_seconds": None if None in seconds else round(sum(seconds), 1),
-    }
-
-
-def measured_card_fields(model, classifier, evaluation, hardware: str) -> dict:
-    """The model card's entries measured when the model is written: scores, speed, software, summary."""
-    return {
-        "finished": datetime.now(timezone.utc).isoformat(),
-        "test_accuracy": evaluation.accuracy,
-        "test_macro_f1": evaluation.macro_f1,
-        "ms_per_face": round(classifier.time_single_face(), 3),
-        "ms_per_face_measured_on": hardware,
-        "software": software_versions(),
-        "summary": model_summary(model),
-    }
-
-
-def hardware_description() -> str:
-    import tensorflow as tf
-
-    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = f"{cpu}, {os.cpu_count()} cores"
-    return text + (f", GPU: {', '.join(gpus)}" if gpus else ", no GPU")
-
-
-def software_versions() -> dict[str, str]:
-    import keras
-    import tensorflow as tf
-
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__}
-
-
-def model_summary(model) -> list[str]:
-    lines: list[str] = []
-    model.summary(print_fn=lambda line, **_: lines.append(line), line_length=120)
-    return lines
 
 
 def make_strategy(name: str = "default"):
@@ -483,11 +502,10 @@ def make_strategy(name: str = "default"):
 def _multi_worker_strategy(tf):
     """`MultiWorkerMirroredStrategy` made to work with Keras 3's `fit` (keras-team/keras#20585).
 
-    Keras 3.x's TensorFlow trainer calls `strategy.reduce` on a whole (faces, labels, weights)
-    batch to learn its shapes, and with `axis=0` on the per-replica scalar metrics. The collective
-    strategy reduces one tensor of at least one dimension at a time, so `fit` stopped at once
-    with "Attempt to convert a value (PerReplica...) to a Tensor". This one reduces each tensor
-    of a structure on its own and scalars across replicas, which is what Keras asks for.
+    Keras 3's TensorFlow trainer calls `strategy.reduce` on a whole batch structure to learn its
+    shapes, and with `axis=0` on per-replica scalar metrics; the collective strategy reduces one tensor
+    of at least one dimension at a time. This one reduces each tensor of a structure on its own and
+    scalars across replicas, which is what Keras asks for.
     """
 
     class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
