@@ -1,5 +1,7 @@
 """Photo page: upload photos (or take one with the camera); every face is boxed, numbered, labelled and charted."""
 
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -16,6 +18,8 @@ run_inside_app()
 
 CHARTS_UP_TO = 4  # faces per photo shown with a chart each; more get a compact table first
 GALLERY_COLUMNS = 3
+STRICTNESS = (0, 10)
+SMALLEST_FACE = (2, 40)  # % of the shorter side
 
 st.title(":material/photo_camera: Photo")
 st.write("Upload photos: every face found is boxed, numbered and labelled with its most likely emotion.")
@@ -24,13 +28,12 @@ with st.sidebar:
     st.subheader("Face detection")
     min_neighbors = st.slider(
         "Strictness",
-        0,
-        10,
+        *STRICTNESS,
         DetectorSettings.min_neighbors,
         help="Higher finds fewer false faces but may miss real ones.",
     )
     min_face = st.slider(
-        "Smallest face (% of the shorter side)", 2, 40, round(DetectorSettings.min_face_fraction * 100)
+        "Smallest face (% of the shorter side)", *SMALLEST_FACE, round(DetectorSettings.min_face_fraction * 100)
     )
     show_probs = st.toggle("Draw probability bars on the image", value=False)
 
@@ -56,30 +59,58 @@ cache: dict = st.session_state.setdefault("photo_cache", {})
 keys = [(upload.file_id, settings, show_probs) for upload in uploads]
 for stale in set(cache) - set(keys):
     del cache[stale]
+
+# Each photo is shown as soon as it is analysed, in its own place: alone, or in a gallery of several.
+status = st.status("Finding faces ...", expanded=True) if any(key not in cache for key in keys) else None
+summary = st.empty()
+if len(uploads) == 1:
+    places = [st.empty()]
+else:
+    rows = range(0, len(uploads), GALLERY_COLUMNS)
+    places = [column.empty() for _ in rows for column in st.columns(GALLERY_COLUMNS)][: len(uploads)]
 photos: list[AnalysedPhoto] = []
-with st.spinner("Finding faces ..."):
-    for key, upload in zip(keys, uploads):
-        if key not in cache:
-            try:
-                cache[key] = analyse_photo(pipeline, upload.getvalue(), upload.name, settings, show_probs)
-            except ImageError as error:
-                cache[key] = error
-        if isinstance(cache[key], ImageError):
-            st.error(f"Cannot read **{upload.name}**: {cache[key]}.")
-        else:
-            photos.append(cache[key])
+started = time.monotonic()
+for number, (key, upload, place) in enumerate(zip(keys, uploads, places), start=1):
+    if key not in cache:
+        status.update(label=f"Photo {number} of {len(uploads)}: finding faces in {upload.name} ...")
+        try:
+            cache[key] = analyse_photo(pipeline, upload.getvalue(), upload.name, settings, show_probs)
+        except ImageError as error:
+            cache[key] = error
+        count = 0 if isinstance(cache[key], ImageError) else len(cache[key].result.faces)
+        found = "cannot be read" if isinstance(cache[key], ImageError) else f"{count} face{'s' if count != 1 else ''}"
+        status.write(f"Photo {number} of {len(uploads)}, {upload.name}: {found}")
+    if isinstance(cache[key], ImageError):
+        place.error(f"Cannot read **{upload.name}**: {cache[key]}.")
+        continue
+    photo = cache[key]
+    photos.append(photo)
+    # At its own size up to the column's width: a small photo is not blown up into a blur.
+    if len(uploads) == 1:
+        place.image(photo.annotated, width="content")
+    else:
+        labels = ", ".join(f"#{n} {f.label}" for n, f in enumerate(photo.result.faces, start=1)) or "no face"
+        place.image(photo.annotated, caption=f"{photo.result.name}: {labels}", width="content")
+if status is not None:
+    done = f"{len(uploads)} photo{'s' if len(uploads) > 1 else ''} analysed in {time.monotonic() - started:.0f} s"
+    status.update(label=done, state="complete", expanded=False)
 if not photos:
     st.stop()
+
+
+def no_face_advice() -> str:
+    """Why a photo may show no face, and what is left to try: only the sliders not already at their lowest."""
+    sliders = [("the strictness", min_neighbors, STRICTNESS[0]), ("the smallest face", min_face, SMALLEST_FACE[0])]
+    lower = [name for name, value, lowest in sliders if value > lowest]
+    controls = f", or lower {' and '.join(lower)}" if lower else ""
+    return f"No face found. The detector looks for frontal faces: try a larger or more frontal face{controls}."
 
 
 def show_faces(photo: AnalysedPhoto, key: str) -> None:
     """The faces of one photo, numbered as drawn: a chart each, or for many a table and charts on demand."""
     faces = photo.result.faces
     if not faces:
-        st.info(
-            "No face found. The detector looks for frontal faces: "
-            "try a larger or more frontal face, or lower the strictness."
-        )
+        st.info(no_face_advice())
         return
     st.success(f"{len(faces)} face{'s' if len(faces) > 1 else ''} found.")
     if len(faces) > CHARTS_UP_TO:
@@ -113,18 +144,11 @@ def show_faces(photo: AnalysedPhoto, key: str) -> None:
             )
 
 
-if len(photos) == 1:
-    [photo] = photos
-    st.image(photo.annotated, width="stretch")
-    show_faces(photo, "0")
+if len(uploads) == 1:
+    show_faces(photos[0], "0")
 else:
     found = sum(len(photo.result.faces) for photo in photos)
-    st.success(f"{len(photos)} photos, {found} face{'s' if found != 1 else ''} found.")
-    for start in range(0, len(photos), GALLERY_COLUMNS):
-        for column, photo in zip(st.columns(GALLERY_COLUMNS), photos[start : start + GALLERY_COLUMNS]):
-            faces = photo.result.faces
-            labels = ", ".join(f"#{n} {f.label}" for n, f in enumerate(faces, start=1)) or "no face"
-            column.image(photo.annotated, caption=f"{photo.result.name}: {labels}", width="stretch")
+    summary.success(f"{len(photos)} photos, {found} face{'s' if found != 1 else ''} found.")
     for index, photo in enumerate(photos):
         faces = photo.result.faces
         with st.expander(f"{photo.result.name}: {len(faces)} face{'s' if len(faces) != 1 else ''}"):

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import re
 import zipfile
 
 import cv2
@@ -176,3 +177,41 @@ def test_reading_order_numbers_rows_from_the_top_left_to_right():
     boxes = [(300, 20, 80, 80), (10, 30, 90, 90), (150, 200, 80, 80), (160, 10, 70, 70), (5, 210, 85, 85)]
     ordered = [face.box for face in reading_order([Face(box, probs) for box in boxes])]
     assert ordered == [(10, 30, 90, 90), (160, 10, 70, 70), (300, 20, 80, 80), (5, 210, 85, 85), (150, 200, 80, 80)]
+
+
+def test_several_photos_report_their_progress_photo_by_photo(astronaut_bgr):
+    files = [
+        ("astronaut.jpg", _jpeg(astronaut_bgr[:, :, ::-1]), "image/jpeg"),
+        ("pair.png", _png(_group(astronaut_bgr, 2)), "image/png"),
+        ("notes.txt", b"not a photo", "text/plain"),
+    ]
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.file_uploader[0].set_value(files).run()
+    assert not at.exception
+    [status] = at.status
+    assert re.fullmatch(r"3 photos analysed in \d+ s", status.label) and status.state == "complete"
+    assert [line.value for line in status.markdown] == [
+        "Photo 1 of 3, astronaut.jpg: 1 face",
+        "Photo 2 of 3, pair.png: 2 faces",
+        "Photo 3 of 3, notes.txt: cannot be read",
+    ]
+    at.run()  # a rerun with nothing new to analyse shows its results at once, with no progress
+    assert not at.status
+    assert [image.captions[0].split(":")[0] for image in at.get("image")[:2]] == ["astronaut.jpg", "pair.png"]
+
+
+def test_no_face_advice_names_only_the_sliders_that_can_still_go_lower():
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.file_uploader[0].set_value([("wall.jpg", _jpeg(np.full((240, 320, 3), 255, np.uint8)), "image/jpeg")]).run()
+    assert [slider.label for slider in at.slider] == ["Strictness", "Smallest face (% of the shorter side)"]
+    advice = {}
+    for settings in ((0, 5), (3, 5), (3, 2), (0, 2)):
+        at.slider[0].set_value(settings[0])
+        at.slider[1].set_value(settings[1])
+        at.run()
+        assert not at.exception
+        advice[settings] = at.info[0].value
+    assert advice[(0, 5)].endswith("try a larger or more frontal face, or lower the smallest face.")
+    assert advice[(3, 5)].endswith("or lower the strictness and the smallest face.")
+    assert advice[(3, 2)].endswith("or lower the strictness.")
+    assert advice[(0, 2)].endswith("try a larger or more frontal face.")
