@@ -7,7 +7,6 @@ stderr and exit with status 1 (2 for wrong arguments), never a traceback.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
 import sys
@@ -17,7 +16,7 @@ from fer_core import __version__
 from fer_core.datasets import DatasetError
 from fer_core.media.images import ImageError
 from fer_core.model.classifier import DEFAULT_MODEL, TTA_VIEWS, ModelError, fast_model
-from fer_core.paths import shown_path
+from fer_core.paths import data_dir, shown_path
 from fer_core.training.trainer import Run, Stage, WorkerLost
 
 TTA_HELP = "test-time augmentation: classify mirrored (flip: 2 views) or also shifted (shift-flip: 10 views) copies"
@@ -52,7 +51,9 @@ def _video_parser(sub) -> None:
 
 def _evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="score the model on a <class>/<image> folder")
-    p.add_argument("--data", required=True, type=Path, help="folder of <class>/<image> (e.g. fer2013/test)")
+    p.add_argument(
+        "--data", type=Path, default=data_dir() / "test", help="folder of <class>/<image>; default: $FER_DATA/test"
+    )
     p.add_argument("--crops", action="store_true", help="images are face crops already: skip detection")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -128,12 +129,24 @@ def _ensemble_parser(sub) -> None:
 
 
 def _run_predict(args) -> int:
-    from fer_core.media.images import read_image
+    from fer_core.media.images import check_image_file, read_image
+
+    # Every input is checked before TensorFlow and the model load, so a wrong path is reported at once.
+    readable, failed = [], 0
+    for path in args.images:
+        try:
+            check_image_file(path)
+            readable.append(path)
+        except ImageError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+    if not readable:
+        return 1
     from fer_core.pipeline import EmotionPipeline
 
     pipeline = EmotionPipeline.load(args.model, tta=args.tta)
-    results, failed = [], 0
-    for path in args.images:
+    results = []
+    for path in readable:
         try:
             image = read_image(path)
         except ImageError as error:
@@ -213,14 +226,15 @@ def _progress_bar(progress) -> None:
 
 
 def _run_evaluate(args) -> int:
+    from fer_core.datasets import list_class_folder
+
+    list_class_folder(args.data)  # a missing or empty folder is reported before TensorFlow and the model load
     from fer_core.pipeline import EmotionPipeline
     from fer_core.reporting.evaluation import write_evaluation
     from fer_core.reporting.scoring import evaluate_folder
 
     pipeline = EmotionPipeline.load(args.model, tta=args.tta)
-    # The progress bar goes to stderr so that --json output stays clean.
-    with contextlib.redirect_stdout(sys.stderr):
-        evaluation = evaluate_folder(pipeline, args.data, crops=args.crops)
+    evaluation = evaluate_folder(pipeline, args.data, crops=args.crops, on_progress=_EvaluationProgress())
     if args.write:
         write_evaluation(evaluation, args.write)
     if args.json:
@@ -234,6 +248,22 @@ def _run_evaluate(args) -> int:
     for name, scores in evaluation.per_class.items():
         print(f"{name:10} {scores.precision:9.3f} {scores.recall:7.3f} {scores.f1:6.3f} {scores.support:8d}")
     return 0
+
+
+class _EvaluationProgress:
+    """Progress on stderr, so that --json output stays clean: on a terminal one line redrawn in place; in a
+    redirected log a plain line at each tenth, with no carriage returns or colour codes."""
+
+    def __init__(self):
+        self.tenths_shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        line = f"{done}/{total} images"
+        if sys.stderr.isatty():
+            print(f"\r{line}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+        elif 10 * done // total > self.tenths_shown:
+            self.tenths_shown = 10 * done // total
+            print(line, file=sys.stderr, flush=True)
 
 
 def _run_train(args) -> int:
@@ -294,7 +324,7 @@ COMMANDS = {
 EXAMPLES = {
     "predict": "python -m fer_core predict docs/astronaut.jpg --json",
     "video": "python -m fer_core video clip.mp4 --out clip_emotions.mp4 --csv clip_emotions.csv",
-    "evaluate": "python -m fer_core evaluate --data fer2013/test --crops",
+    "evaluate": "python -m fer_core evaluate --crops",
     "train": "python -m fer_core train --config models/fer_live/recipe.json --data fer2013 --out runs/my_live",
     "ensemble": "python -m fer_core ensemble models/fer_vgg_s21 models/fer_live --data fer2013 --out runs/my_ens",
 }

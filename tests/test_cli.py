@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,8 +52,11 @@ def test_evaluate_crops_has_no_detection_rate(tmp_path, astronaut_bgr, capsys):
     (tmp_path / "happy").mkdir()
     cv2.imwrite(str(tmp_path / "happy" / "face.png"), cv2.cvtColor(astronaut_bgr[60:170, 170:280], cv2.COLOR_BGR2GRAY))
     assert main(["evaluate", "--data", str(tmp_path), "--crops", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    result = json.loads(out)
     assert "detection_rate" not in result and result["n"] == 1
+    # stderr is not a terminal here: the progress is plain lines, as a redirected log keeps them
+    assert err.splitlines()[-1] == "1/1 images" and "\x1b" not in err and "\r" not in err
 
 
 @pytest.mark.parametrize(
@@ -61,7 +65,7 @@ def test_evaluate_crops_has_no_detection_rate(tmp_path, astronaut_bgr, capsys):
         (["predict", "missing.jpg"], "no such file"),
         (["predict", "README.md"], "not an image"),
         (["evaluate", "--data", "missing-dir"], "not a folder"),
-        (["predict", "README.md", "--model", "missing.keras"], "model file missing.keras not found"),
+        (["predict", "docs/astronaut.jpg", "--model", "missing.keras"], "model file missing.keras not found"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(args, message):
@@ -71,6 +75,38 @@ def test_bad_input_is_one_line_on_stderr(args, message):
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().count("\n") == 0 and message in run.stderr
+
+
+# Runs the command line in a fresh interpreter and prints which heavy modules it imported.
+IMPORTED = (
+    "import sys; from fer_core.cli import main; status = main(sys.argv[1:]); "
+    "print(sorted(m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules)); sys.exit(status)"
+)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["predict", "README.md"], "README.md: not an image file"),
+        (["predict", "docs/astronaut.jpg", "missing.jpg", "docs"], "missing.jpg: no such file"),
+        (["evaluate", "--data", "missing-dir"], "missing-dir is not a folder"),
+        (["evaluate"], "nowhere/test is not a folder"),  # the default: $FER_DATA/test
+    ],
+)
+def test_bad_input_is_refused_before_tensorflow_or_the_model_loads(tmp_path, args, message):
+    env = {**os.environ, "FER_DATA": str(tmp_path / "nowhere"), "FER_MODEL": str(tmp_path / "no-model.keras")}
+    if "docs/astronaut.jpg" in args:  # one good photo among bad inputs: only the good one reaches the model
+        env.pop("FER_MODEL")
+        args = [*args, "--model", str(tmp_path / "no-model.keras")]
+    run = subprocess.run(
+        [sys.executable, "-c", IMPORTED, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 1 and message in run.stderr and "Traceback" not in run.stderr
+    if "docs/astronaut.jpg" in args:  # the two bad inputs are reported first, then the missing model
+        assert run.stderr.splitlines()[:2] == ["error: missing.jpg: no such file", "error: docs: not a file"]
+        assert "no-model.keras not found" in run.stderr.splitlines()[2]
+    else:
+        assert run.stdout.strip() == "[]", "TensorFlow was imported before the input was checked"
 
 
 def test_every_commands_help_shows_its_defaults_and_an_example():

@@ -100,6 +100,27 @@ def read_image(path: str | Path, max_side: int = MAX_SIDE) -> np.ndarray:
         raise ImageError(f"{path}: {error}") from error
 
 
+def check_image_file(path: str | Path) -> None:
+    """Raises ImageError unless `path` is a file whose header is that of an image this app reads.
+
+    Reads the header only, not the pixels: the quick check of a command's inputs before a model loads.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if not path.is_file():
+        raise ImageError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: the file is empty")
+    try:
+        with Image.open(path, formats=FORMATS):
+            pass
+    except UnidentifiedImageError as error:
+        raise ImageError(f"{path}: not an image file of a known format (jpg, png, webp, bmp, ...)") from error
+    except Exception as error:  # a damaged header makes Pillow's format plugins raise almost any type
+        raise ImageError(f"{path}: the image is damaged or truncated ({_reason(error)})") from error
+
+
 def encode_png(image_bgr: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(image_bgr[:, :, ::-1])).save(buffer, format="PNG")

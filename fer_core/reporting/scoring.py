@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -16,19 +17,22 @@ from fer_core.reporting.evaluation import Evaluation, evaluate_predictions
 BATCH = 256
 
 
-def evaluate_folder(pipeline: EmotionPipeline, root: str | Path, crops: bool = False) -> Evaluation:
+def evaluate_folder(
+    pipeline: EmotionPipeline,
+    root: str | Path,
+    crops: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Evaluation:
     """Score `root/<class>/<image>`.
 
     With `crops`, every image is a face crop already and goes straight to the classifier.
     Without, the largest detected face of each image is classified; an image with no face
     found counts as wrong, and the share with a face is reported as `detection_rate`.
+    `on_progress(done, total)` is called after each batch of images.
     """
-    import keras
-
     items = list_class_folder(Path(root))
     labels = np.array([label for _, label in items])
     predictions = np.full(len(items), -1)
-    progress = keras.utils.Progbar(len(items), unit_name="image")
     for start in range(0, len(items), BATCH):
         chunk = items[start : start + BATCH]
         if crops:
@@ -44,7 +48,8 @@ def evaluate_folder(pipeline: EmotionPipeline, root: str | Path, crops: bool = F
         if faces:
             probs = pipeline.classifier.predict_batch(faces_to_batch(faces))
             predictions[np.asarray(index)] = probs.argmax(axis=1)
-        progress.update(start + len(chunk))
+        if on_progress is not None:
+            on_progress(start + len(chunk), len(items))
     detection_rate = None if crops else float((predictions >= 0).mean())
     return evaluate_predictions(labels, predictions, detection_rate=detection_rate, data=str(root))
 
