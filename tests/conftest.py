@@ -11,13 +11,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-FER2013 = ROOT.parent / "shared" / "fer2013"
+# $FER_DATA (fer_core.paths.DATA_ENV) when set, else the copy shared beside the project folder.
+FER2013 = Path(os.environ.get("FER_DATA") or ROOT.parent / "shared" / "fer2013")
 
 
 @pytest.fixture(scope="session")
 def fer2013() -> Path:
     if not (FER2013 / "test").is_dir():
-        pytest.skip(f"FER2013 not found at {FER2013} (the data set is not shipped; see README)")
+        pytest.skip(f"FER2013 not found at {FER2013} (set FER_DATA; the data set is not shipped, see README)")
     return FER2013
 
 
