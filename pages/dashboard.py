@@ -5,11 +5,9 @@ the gallery of mistakes runs the model, on demand, when a data folder is given.
 """
 
 import os
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from fer_core.datasets import DatasetError, load_split
@@ -23,13 +21,19 @@ from fer_core.reporting.artifacts import (
     MODEL_FILE,
     History,
     Mistake,
-    average_scores,
     find_mistakes,
     list_runs,
     read_run,
 )
-from fer_core.reporting.charts import title_below_toolbar
-from fer_core.reporting.evaluation import Evaluation
+from fer_core.reporting.dashboard import (
+    card_facts,
+    confusion_figure,
+    counts_figure,
+    curves_figure,
+    lineage,
+    scores_figure,
+    scores_table,
+)
 from fer_core.reporting.valence import group_evaluation
 from fer_core.resources import LIVE_MODEL, load_pipeline, run_inside_app
 
@@ -41,8 +45,6 @@ ROLES = {
     DEFAULT_MODEL.name: "The photo model: the photo page and the command line read faces with it.",
     LIVE_MODEL.parent.name: "The live model: the live page and video files read faces with it, one view per face.",
 }
-TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
-PHONE_WIDE_LEGEND = {"orientation": "h", "y": -0.25}  # below the chart: beside it, it squeezes a phone's chart
 
 
 @st.cache_data(show_spinner="Classifying the test set ...", max_entries=4)
@@ -50,113 +52,6 @@ def mistakes_on_test_set(model_path: str, data: str) -> list[Mistake]:
     """The model is the app's shared copy (one per process), as on the other pages."""
     test_set = load_split(data, "test")  # first, as a wrong path is likelier than a broken model
     return find_mistakes(load_pipeline(model_path).classifier, test_set)
-
-
-def curves_figure(title: str, metrics: dict[str, str], runs: dict[str, History], best_epoch: int | None) -> go.Figure:
-    """One line per (run, metric): metric colours, and a dashed line for the compared run."""
-    figure = go.Figure()
-    for i, (run_name, history) in enumerate(runs.items()):
-        for j, (metric, label) in enumerate(metrics.items()):
-            if history.has(metric):
-                name = label if len(runs) == 1 else f"{run_name}: {label}"
-                values = getattr(history, metric)
-                figure.add_scatter(
-                    x=history.epochs,
-                    y=values,
-                    name=name,
-                    mode="lines+markers",
-                    line={"color": (TRAIN_COLOR, TEST_COLOR)[j], "dash": "dash" if i else "solid"},
-                )
-    # whole epochs only: plotly would put ticks at 1.5, 2.5 on a short run
-    figure.update_xaxes(dtick=1 if max(len(h.epochs) for h in runs.values()) <= 15 else None)
-    if best_epoch is not None:
-        figure.add_vline(x=best_epoch, line_dash="dot", line_color="gray", annotation_text=f"best epoch {best_epoch}")
-    figure.update_layout(
-        title=title, xaxis_title="epoch", height=340, margin={"t": 50, "b": 40}, legend={"orientation": "h", "y": -0.25}
-    )
-    return title_below_toolbar(figure)
-
-
-def confusion_figure(evaluation: Evaluation, rates: bool) -> go.Figure:
-    counts = evaluation.confusion_matrix
-    row_rates = [[count / max(sum(row), 1) for count in row] for row in counts]
-    text = [[f"{rate:.0%}" for rate in row] for row in row_rates] if rates else counts
-    figure = go.Figure(
-        go.Heatmap(
-            z=row_rates if rates else counts,
-            x=evaluation.labels,
-            y=evaluation.labels,
-            text=text,
-            texttemplate="%{text}",
-            customdata=row_rates,
-            hovertemplate="true %{y}, predicted %{x}: %{z}<br>%{customdata:.1%} of the true %{y} faces<extra></extra>",
-            colorscale="Blues",
-            zmin=0 if rates else None,
-            zmax=1 if rates else None,
-        )
-    )
-    title = "Confusion matrix (share of each true class)" if rates else "Confusion matrix (test faces)"
-    figure.update_layout(
-        title=title, xaxis_title="predicted", yaxis_title="true", height=520, yaxis_autorange="reversed"
-    )
-    return title_below_toolbar(figure)
-
-
-def scores_table(evaluation: Evaluation) -> pd.DataFrame:
-    scores = {**evaluation.per_class, **average_scores(evaluation)}
-    return pd.DataFrame(
-        [[s.precision, s.recall, s.f1, s.support] for s in scores.values()],
-        index=list(scores),
-        columns=["precision", "recall", "F1", "support"],
-    )
-
-
-def scores_figure(evaluation: Evaluation) -> go.Figure:
-    figure = go.Figure()
-    for metric in ("precision", "recall", "f1"):
-        values = [getattr(evaluation.per_class[label], metric) for label in evaluation.labels]
-        figure.add_bar(x=evaluation.labels, y=values, name=metric.replace("f1", "F1"))
-    figure.update_layout(
-        title="Per-class scores", yaxis_range=[0, 1], height=360, barmode="group", legend=PHONE_WIDE_LEGEND
-    )
-    return title_below_toolbar(figure)
-
-
-def counts_figure(train: dict[str, int], test: dict[str, int]) -> go.Figure:
-    figure = go.Figure()
-    for name, counts, color in (("train", train, TRAIN_COLOR), ("test", test, TEST_COLOR)):
-        if counts:
-            labels = [label for label in EMOTIONS if label in counts]
-            total = max(sum(counts.values()), 1)
-            shares = [f"{counts[label] / total:.1%}" for label in labels]
-            values = [counts[label] for label in labels]
-            figure.add_bar(x=labels, y=values, name=name, marker_color=color, text=shares, textposition="outside")
-    # upright shares keep a readable size over bars as narrow as a phone makes them
-    figure.update_traces(textangle=-90, constraintext="none", textfont_size=11, cliponaxis=False)
-    figure.update_layout(title="Images per class", barmode="group", height=360, legend=PHONE_WIDE_LEGEND)
-    return title_below_toolbar(figure)
-
-
-def duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
-
-
-def with_totals(own: str | None, total: str | int | None, stages: int) -> str | int | None:
-    """A run's own figure, and the sum over every training stage behind the model when there were several."""
-    if total is None or (stages <= 1 and own is not None):
-        return own
-    whole = f"{total} in all ({stages} training stages)" if stages > 1 else total
-    return f"{own}; {whole}" if own else whole
-
-
-def date(text: str | None) -> str | None:
-    try:
-        return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M %Z").strip() if text else None
-    except ValueError:
-        return text
 
 
 st.title(":material/monitoring: Training dashboard")
@@ -205,8 +100,8 @@ if card and card.members:
             st.warning(f"Member `{member}` has no readable {HISTORY_FILE} in `{shown_path(models_dir)}`.")
 elif history:
     compared = {name: history}
-    if card and card.config.get("init_from"):
-        st.caption(f"Fine-tuned: epoch 1 started from the weights of `{card.config['init_from']}`, not from scratch.")
+    if card and lineage(card):
+        st.caption(lineage(card))
     others = [other for other in names if other != name]
     if others:
         other = st.selectbox("Compare with", ["(none)", *others])
@@ -229,7 +124,8 @@ if compared:
     if any(h.learning_rate_changed() for h in compared.values()):
         left.plotly_chart(curves_figure("Learning rate", {"learning_rate": "learning rate"}, compared, best_epoch))
     if any(h.has("seconds") for h in compared.values()):
-        right.plotly_chart(curves_figure("Seconds per epoch", {"seconds": "seconds"}, compared, best_epoch))
+        seconds = curves_figure("Seconds per epoch", {"seconds": "seconds"}, compared, best_epoch, log_y=True)
+        right.plotly_chart(seconds)
 
 st.header("Test results")
 if evaluation:
@@ -265,37 +161,7 @@ else:
 
 st.header("Model card")
 if card:
-    total_time = duration(card.total_training_seconds) if card.total_training_seconds is not None else None
-    facts = {
-        "Architecture": card.architecture,
-        "Parameters": f"{card.parameters:,}" if card.parameters is not None else None,
-        "File size": f"{card.file_size_bytes / 1e6:.1f} MB" if card.file_size_bytes is not None else None,
-        "Input": card.input,
-        "Epochs": with_totals(
-            None
-            if card.epochs_run is None
-            else f"{card.epochs_run} (kept: {card.kept})"
-            if card.kept
-            else f"{card.epochs_run} (best: {run.best_epoch})",
-            card.total_epochs,
-            len(card.stages),
-        ),
-        "Training time": with_totals(
-            duration(card.training_seconds) if card.training_seconds is not None else None,
-            total_time,
-            len(card.stages),
-        ),
-        "Hardware": card.hardware,
-        "Data": card.data.path,
-        "Trained": date(card.finished or card.trained),
-        "Test accuracy": f"{card.test_accuracy:.2%}" if card.test_accuracy is not None else None,
-        "Test macro F1": f"{card.test_macro_f1:.3f}" if card.test_macro_f1 is not None else None,
-        "Time per face": f"{card.ms_per_face:.1f} ms" if card.ms_per_face is not None else None,
-    }
-    if card.members:
-        facts = {"Architecture": facts.pop("Architecture"), "Members": ", ".join(card.members), **facts}
-    if card.config.get("init_from"):
-        facts = {**facts, "Started from": card.config["init_from"]}
+    facts = card_facts(card, run)
     st.table(pd.DataFrame({"value": [value or "not recorded" for value in facts.values()]}, index=list(facts)))
     if card.summary:
         with st.expander("Architecture summary"):

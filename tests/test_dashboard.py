@@ -281,9 +281,7 @@ def test_the_shipped_models_card_counts_every_training_stage(monkeypatch):
     at = open_page(monkeypatch, None)
     facts = at.table[0].value["value"]
     members = stored(DEFAULT_MODEL, CARD_FILE)["members"]
-    stages = [
-        stage for name in members for stage in training_stages(stored(DEFAULT_MODEL / name, CARD_FILE))
-    ]
+    stages = [stage for name in members for stage in training_stages(stored(DEFAULT_MODEL.parent / name, CARD_FILE))]
     assert len(members) >= 3 and len(stages) >= len(members)
     assert facts["Epochs"] == f"{sum(stage['epochs'] for stage in stages)} in all ({len(stages)} training stages)"
     assert facts["Training time"].endswith(f"in all ({len(stages)} training stages)")
@@ -310,3 +308,47 @@ def test_each_shipped_model_says_what_it_serves(monkeypatch):
     assert ("member of `fer_vgg`" in at.caption[1].value) == ("fer_live" in members)
     at.selectbox[0].set_value(members[0]).run()
     assert "member of `fer_vgg`" in at.caption[1].value
+
+
+def test_an_ensembles_members_each_get_their_own_colour_and_fast_epochs_are_not_flattened():
+    from fer_core.reporting.artifacts import History
+    from fer_core.reporting.dashboard import curves_figure
+
+    runs = {
+        f"m{i}": History.from_json(
+            [{"epoch": e, "accuracy": 0.5, "seconds": 2.0 if e < 5 else 250.0} for e in (1, 5, 6)]
+        )
+        for i in range(4)
+    }
+    figure = curves_figure("Seconds per epoch", {"seconds": "seconds"}, runs, None, log_y=True)
+    assert len({trace.line.color for trace in figure.data}) == 4
+    assert figure.layout.yaxis.type == "log"  # 2 s and 250 s epochs both readable
+    single = curves_figure("Accuracy", {"accuracy": "train accuracy"}, {"m0": runs["m0"]}, None, log_y=True)
+    assert single.layout.yaxis.type != "log"  # a narrow range stays linear
+
+
+def test_the_tallest_bars_share_label_fits_inside_the_chart():
+    from fer_core.reporting.dashboard import counts_figure
+
+    figure = counts_figure({"happy": 7000, "sad": 3000}, {"happy": 900, "sad": 400})
+    assert figure.layout.yaxis.range[1] >= 1.25 * 7000
+
+
+def test_a_staged_model_says_where_each_stage_ran_and_never_that_it_started_from_itself():
+    from fer_core.reporting.artifacts import ModelCard
+    from fer_core.reporting.dashboard import lineage
+
+    card = ModelCard.from_json(
+        {
+            "stages": [
+                {"name": "a", "epochs": 99, "seconds": 500, "hardware": "a GPU"},
+                {"name": "b", "epochs": 22, "seconds": 2800, "hardware": "a CPU"},
+            ],
+            "config": {"stages": [{"epochs": 99}, {"epochs": 22}]},
+        }
+    )
+    text = lineage(card)
+    assert (
+        "stage 1: 99 epochs from scratch on a GPU" in text
+        and "stage 2: 22 epochs from the stage before on a CPU" in text
+    )
