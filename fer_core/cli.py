@@ -202,7 +202,7 @@ def _run_video(args) -> int:
         return 0
     print(
         f"{args.video}: {analysis.frames} frames, the model ran on {len(analysis.analyzed_frames)} "
-        f"(every {analysis.every}), {analysis.speed:.2f}x real time; wrote {args.out}"
+        f"(every {analysis.every}), {analysis.timing()}; wrote {args.out}"
         + (f" and {args.csv}" if args.csv else "")
     )
     for summary in analysis.summaries():

@@ -16,6 +16,8 @@ from fer_core.resources import live_model_path, pipeline_or_stop, run_inside_app
 run_inside_app()
 
 LIMITS = VideoLimits()
+STRICTNESS = (0, 10)
+SMALLEST_FACE = (2, 40)  # % of the shorter side
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,14 @@ st.write(
 with st.sidebar:
     st.subheader("Face detection")
     min_neighbors = st.slider(
-        "Strictness", 0, 10, VideoSettings.min_neighbors, help="Higher finds fewer false faces but may miss real ones."
+        "Strictness",
+        *STRICTNESS,
+        VideoSettings.min_neighbors,
+        help="Higher finds fewer false faces but may miss real ones.",
     )
     min_face = st.slider(
         "Smallest face (% of the shorter side)",
-        2,
-        40,
+        *SMALLEST_FACE,
         round(VideoSettings.min_face_fraction * 100),
         help="Smaller finds faces further from the camera but takes longer per frame.",
     )
@@ -123,7 +127,7 @@ if finished is None or finished.key != key:
 analysis = finished.analysis
 st.video(finished.mp4, format="video/mp4")
 st.caption(
-    f"{analysis.frames} frames in {analysis.processing_s:.1f} s ({analysis.speed:.1f}x real time). The model ran on "
+    f"{analysis.frames} frames ({analysis.clip_s:.1f} s of video), {analysis.timing()}. The model ran on "
     f"{len(analysis.analyzed_frames)} of them (one in {analysis.every}); the frames between carry each face's last box "
     "and label over, marked `analyzed = 0` in the CSV."
     + ("" if not info.audio or analysis.audio_kept else " The audio track could not be read and was left out.")
@@ -136,7 +140,10 @@ columns[0].download_button(
 )
 summaries = analysis.summaries()
 if not summaries:
-    st.info("No face found in the video. The detector looks for frontal faces: try lowering the strictness.")
+    sliders = [("the strictness", min_neighbors, STRICTNESS[0]), ("the smallest face", min_face, SMALLEST_FACE[0])]
+    lower = [name for name, value, lowest in sliders if value > lowest]
+    advice = f": try lowering {' and '.join(lower)}" if lower else ", turned towards the camera"
+    st.info(f"No face found in the video. The detector looks for frontal faces{advice}.")
     st.stop()
 columns[1].download_button("Download results (CSV)", finished.csv, f"{stem}_emotions.csv", "text/csv")
 columns[2].download_button("Download results (JSON)", finished.json, f"{stem}_emotions.json", "application/json")

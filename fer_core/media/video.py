@@ -172,10 +172,19 @@ class VideoAnalysis:
     processing_s: float
 
     @property
+    def clip_s(self) -> float:
+        """The clip's length in seconds, from the frames written."""
+        return self.frames / self.info.fps if self.info.fps else 0.0
+
+    @property
     def speed(self) -> float:
         """Times real time: seconds of video per second of processing."""
-        video_s = self.frames / self.info.fps if self.info.fps else 0.0
-        return video_s / self.processing_s if self.processing_s > 0 else 0.0
+        return self.clip_s / self.processing_s if self.processing_s > 0 else 0.0
+
+    def timing(self) -> str:
+        """How long the analysis took, as people read it: "analysed in 15 s, 0.6x the clip's length"."""
+        share = f", {self.processing_s / self.clip_s:.1f}x the clip's length" if self.clip_s > 0 else ""
+        return f"analysed in {self.processing_s:.0f} s{share}"
 
     def face_ids(self) -> list[int]:
         return sorted({row.face_id for row in self.rows})
