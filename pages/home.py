@@ -18,8 +18,9 @@ st.write(
 )
 
 model = model_path()
-model_name = model.parent.name if model.name == MODEL_FILE else model.stem
-evaluation_file = model.parent / EVALUATION_FILE
+folder = model if model.is_dir() else model.parent  # a model's folder, or the folder of a .keras file
+model_name = model.stem if model.is_file() and model.name != MODEL_FILE else folder.name
+evaluation_file = folder / EVALUATION_FILE
 try:
     evaluation = read_evaluation(evaluation_file)
 except (OSError, ValueError, KeyError, TypeError):
