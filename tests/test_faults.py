@@ -122,7 +122,7 @@ def _read_state(path: Path) -> dict:
 def test_training_killed_mid_run_resumes_from_its_last_checkpoint(tiny_fer, tmp_path):
     epochs = 5
     command = _train_command(tiny_fer, tmp_path, epochs)
-    state_file = tmp_path / "work" / "state.json"
+    state_file = tmp_path / "work" / "stage_1" / "state.json"
     log = (tmp_path / "first_run.log").open("w")
     first = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -145,7 +145,7 @@ def test_training_killed_mid_run_resumes_from_its_last_checkpoint(tiny_fer, tmp_
     second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout + second.stderr
     print(f"killed after epoch {killed_at}; the second run printed:\n{second.stdout}")
-    assert f"resuming from epoch {killed_at} " in second.stdout
+    assert f"resuming from epoch {killed_at} " in second.stdout + second.stderr
     history = json.loads((tmp_path / "model" / "history.json").read_text())
     assert [record["epoch"] for record in history] == list(range(1, epochs + 1))  # every epoch exactly once
     assert json.loads(state_file.read_text())["epoch"] == epochs
