@@ -6,10 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Hypothesis profiles: how many examples a property test draws where the test does not fix it.
+# "suite" (the default) draws 50; HYPOTHESIS_PROFILE=thorough draws 200, for a deeper search of the
+# decoder after a change to it (see tests/test_fuzz.py for which properties stop finding new code paths).
+settings.register_profile("suite", max_examples=50)
+settings.register_profile("thorough", max_examples=200)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 # $FER_DATA (fer_core.paths.DATA_ENV) when set, else the copy shared beside the project folder.
 FER2013 = Path(os.environ.get("FER_DATA") or ROOT.parent / "shared" / "fer2013")
