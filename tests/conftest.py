@@ -46,6 +46,15 @@ def pipeline():
     return EmotionPipeline.load(os.environ.get("FER_MODEL") or DEFAULT_MODEL)
 
 
+@pytest.fixture(scope="session")
+def photo_model():
+    """The shipped photo model (`models/fer_vgg`, built from its members' files) as a Keras model, loaded
+    once for the tests that inspect it."""
+    from fer_core.model.classifier import DEFAULT_MODEL, load_model
+
+    return load_model(DEFAULT_MODEL)
+
+
 @pytest.fixture
 def tiny_fer(tmp_path) -> Path:
     """A FER2013-shaped folder tree with 6 random faces per class in train/ and 2 in test/."""

@@ -148,7 +148,7 @@ def test_test_time_augmentation_averages_mirrored_views(pipeline):
 
 
 @pytest.mark.parametrize("name", ["photo ensemble", "live model", "face verifier"])
-def test_the_inference_copy_folds_every_batch_norm_and_reads_as_the_model(name, astronaut_bgr):
+def test_the_inference_copy_folds_every_batch_norm_and_reads_as_the_model(name, astronaut_bgr, photo_model):
     import keras
 
     from fer_core.faces.verifier import VERIFIER_PATH
@@ -160,7 +160,7 @@ def test_the_inference_copy_folds_every_batch_norm_and_reads_as_the_model(name, 
     if name == "face verifier":
         model = keras.models.load_model(VERIFIER_PATH, compile=False)
     else:
-        model = load_model(DEFAULT_MODEL if name == "photo ensemble" else LIVE_MODEL)
+        model = photo_model if name == "photo ensemble" else load_model(LIVE_MODEL)
     copy = for_inference(model)
 
     def norms(m):  # batch normalisations in `m` and the models nested in it

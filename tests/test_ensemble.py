@@ -74,14 +74,13 @@ def test_a_manifest_loads_as_the_mean_of_its_members_files(tmp_path):
     assert np.array_equal(loaded, Classifier(built).predict_batch(faces()))
 
 
-def test_the_shipped_photo_model_is_a_manifest_of_its_four_members():
-    from fer_core.model.classifier import DEFAULT_MODEL, load_model
+def test_the_shipped_photo_model_is_a_manifest_of_its_four_members(photo_model):
+    from fer_core.model.classifier import DEFAULT_MODEL
 
     assert not (DEFAULT_MODEL / MODEL_FILE).exists()
     members = json.loads((DEFAULT_MODEL / MANIFEST_FILE).read_text())["members"]
     assert members == ["../fer_vgg_s21", "../fer_vgg_s22", "../fer_vgg_s26", "../fer_vgg_s27"]
-    model = load_model(DEFAULT_MODEL)
-    nested = [layer.name for layer in model.layers if isinstance(layer, keras.Model)]
+    nested = [layer.name for layer in photo_model.layers if isinstance(layer, keras.Model)]
     assert nested == [f"member_{i}" for i in range(1, 5)]
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fer_core.faces.verifier import FaceVerifier, normalized
-from fer_core.model.classifier import DEFAULT_MODEL, LIVE_MODEL, Classifier
+from fer_core.model.classifier import LIVE_MODEL, Classifier
 from fer_core.model.opencv_net import OpenCVNet, opencv_net
 from fer_core.model.preprocess import crop_face, to_face_input
 
@@ -36,11 +36,11 @@ def test_the_face_verifier_runs_in_opencv_and_scores_as_in_tensorflow(faces):
     assert scores[0] > 0 > scores[4]  # her face is a face; a patch of her orange suit is not
 
 
-def test_networks_with_other_layers_stay_with_tensorflow():
+def test_networks_with_other_layers_stay_with_tensorflow(photo_model):
     import keras
     from keras import layers
 
-    assert Classifier.load(DEFAULT_MODEL).engine == "tensorflow"  # the photo ensemble's mirrored views
+    assert Classifier(photo_model).engine == "tensorflow"  # the photo ensemble's mirrored views
     inputs = keras.Input((48, 48, 1))
     leaky = layers.LeakyReLU()(layers.Conv2D(4, 3, padding="same")(inputs))
     outputs = layers.Dense(7, activation="softmax")(layers.GlobalAveragePooling2D()(leaky))
