@@ -1,6 +1,6 @@
 """The face detector on real pictures: close-ups, face-free pictures, small faces in a group, duplicates."""
 
-from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -28,7 +28,10 @@ def test_a_close_up_face_is_found(detector, astronaut_bgr, crop):
     boxes = detector.detect(close_up)
     assert len(boxes) == 1
     x, y, w, h = ASTRONAUT_FACE
-    assert iou(boxes[0], (x - left, y - top, w, h)) > 0.75, "the box is the face, not a part of it or the head"
+    bx, by, bw, bh = boxes[0]
+    # the face square, with the margin a FER2013 crop has around it: not a part of the face, not the whole head
+    assert abs(bx + bw / 2 - (x - left + w / 2)) < 0.15 * w and abs(by + bh / 2 - (y - top + h / 2)) < 0.15 * h
+    assert 0.9 * w < bw < 1.4 * w
 
 
 def test_a_close_up_face_is_found_by_the_video_search(detector, astronaut_bgr):
@@ -38,7 +41,8 @@ def test_a_close_up_face_is_found_by_the_video_search(detector, astronaut_bgr):
 
     close_up = cv2.resize(astronaut_bgr[80:185, 150:290], (640, 480))  # cut at brow and lip: too close
     settings = video_settings(0, 0.15, 480)
-    assert detector._detect(close_up, settings, close_ups=False) == [], "the whole frame's search misses it"
+    gray = cv2.cvtColor(close_up, cv2.COLOR_BGR2GRAY)
+    assert detector._haar(gray, settings, close_ups=False) == [], "the whole frame's search misses it"
     boxes = detector.detect(close_up, settings)
     assert len(boxes) == 1
     x, y, w, h = boxes[0]
@@ -73,8 +77,8 @@ def test_on_video_frames_the_second_cascade_finds_a_face_the_first_missed_beside
     settings = video_settings(0, 0.15, 480)
     copy = detector.proposals.copy(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), settings)
     left_face = next(box for box in boxes if box[0] < 320)
-    assert all(p.box[0] > 320 for p in detector.proposals.whole(copy, settings, ("default",), outside=[left_face]))
-    assert any(p.box[0] < 320 for p in detector.proposals.whole(copy, settings, ("default",)))
+    assert all(p.box[0] > 320 for p in detector.proposals.whole(copy, settings, "default", outside=[left_face]))
+    assert any(p.box[0] < 320 for p in detector.proposals.whole(copy, settings, "default"))
 
 
 @pytest.mark.parametrize("name", ["coffee", "rocket", "brick", "page", "clock", "moon", "chelsea", "hubble_deep_field"])
@@ -100,82 +104,44 @@ def test_small_faces_in_a_group_photo_are_found_once_each(detector, astronaut_bg
     assert all(iou(a, b) == 0 for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
 
-def test_generated_frames_faces_found_and_face_free_frames_left_empty(detector, fer2013):
-    """FER2013 test faces pasted into frames (the detection benchmark's generator, its held-out half of the
-    faces and pictures: none of them taught the face verifier) are found, and face-free frames get no face."""
-    from fer_core.training.synthetic import face_frame, free_frame, load_faces, load_pictures, matches
+def test_generated_face_free_frames_get_no_face(detector):
+    """Face-free frames of the detection benchmark's generator (its held-out pictures and textures): no face."""
+    from fer_core.training.synthetic import free_frame, load_pictures
 
-    faces, pictures = load_faces(fer2013 / "test", "holdout"), load_pictures(None, "holdout")
+    pictures = load_pictures(None, "holdout")
     rng = np.random.default_rng(3)
-    truths = found = phantoms = 0
-    for _ in range(12):
-        frame = face_frame(rng, faces, pictures)
-        boxes = detector.detect(frame.image)
-        truths += len(frame.boxes)
-        found += sum(any(matches(box, truth) for box in boxes) for truth in frame.boxes)
-        phantoms += len(detector.detect(free_frame(rng, pictures).image))
-    assert found >= 0.8 * truths, f"{found} of {truths} faces found"
-    assert phantoms <= 1
+    phantoms = sum(bool(detector.detect(free_frame(rng, pictures).image)) for _ in range(40))
+    assert phantoms <= 1, f"a face in {phantoms} of 40 face-free frames"
 
 
-def test_the_mirror_pass_puts_its_boxes_back_on_the_face(detector, astronaut_bgr):
-    # the face near the left edge of a wide grey frame: its mirror image is near the right edge
-    frame = np.full((300, 900), 150, np.uint8)
-    frame[40:260, 20:230] = cv2.cvtColor(astronaut_bgr[30:250, 120:330], cv2.COLOR_BGR2GRAY)
-    settings = replace(detector.settings, cascades=("default",), tilts=())
-    once = {p.box for p in detector.proposals.propose(frame, replace(settings, mirror=False))}
-    both = {p.box for p in detector.proposals.propose(frame, settings)}
-    from_mirror = both - once
-    assert once <= both and from_mirror, "the mirror pass adds boxes of its own"
-    assert all(x + w / 2 < 300 for x, y, w, h in from_mirror), "each lies over the face, none over its mirror place"
-    found = detector.detect(frame)
-    assert found and all(x + w / 2 < 300 for x, _, w, _ in found)
+def test_the_photo_search_gives_each_face_its_eyes_level_on_an_upright_face(detector, astronaut_bgr):
+    faces = detector.detect_faces(astronaut_bgr)
+    assert len(faces) == 1
+    (lx, ly), (rx, ry) = faces[0].eyes
+    x, y, w, h = faces[0].box
+    assert x < lx < rx < x + w and y < ly < y + h / 2 and y < ry < y + h / 2, "both eyes in the box's upper half"
+    assert abs(np.degrees(np.arctan2(ry - ly, rx - lx))) < 10
 
 
-@pytest.mark.parametrize("degrees", [35, -40])
-def test_a_tilted_head_is_found_by_the_turned_search(detector, astronaut_bgr, degrees):
-    head = cv2.cvtColor(astronaut_bgr[0:300, 90:360], cv2.COLOR_BGR2GRAY)
-    turn = cv2.getRotationMatrix2D((135, 150), degrees, 1.0)
-    frame = np.full((480, 640), 150, np.uint8)
-    frame[90:390, 180:450] = cv2.warpAffine(head, turn, (270, 300), borderValue=150)
-    # The upright search's boxes of it score under the threshold (the second look, asked about them, lets one
-    # through: so the turned search is shown without it, and then the whole detector)
-    upright = replace(detector.settings, tilts=(), second_look_from=None)
-    assert detector.detect(frame, upright) == [], "upright search alone misses it"
-    for settings in (replace(detector.settings, second_look_from=None), detector.settings):
-        found = detector.detect(frame, settings)
-        assert len(found) == 1, found
-        x, y, w, h = found[0]
-        assert 180 < x + w / 2 < 450 and 90 < y + h / 2 < 390 and 60 < w < 200, "the box lies on the head"
+def test_a_turned_photo_gives_turned_eyes(detector, astronaut_bgr):
+    """The eyes follow the head: a photo turned by 20 degrees gives eyes on a line turned about as much."""
+    turn = cv2.getRotationMatrix2D((256, 256), 20, 1.0)  # counter-clockwise in the picture
+    turned = cv2.warpAffine(astronaut_bgr, turn, (512, 512), borderMode=cv2.BORDER_REPLICATE)
+    faces = detector.detect_faces(turned)
+    assert len(faces) == 1
+    (lx, ly), (rx, ry) = faces[0].eyes
+    assert -35 < np.degrees(np.arctan2(ry - ly, rx - lx)) < -8
 
 
-def test_a_head_turned_too_far_for_the_frontal_cascades_is_found_by_the_profile_cascade(detector, fer2013):
-    """A FER2013 test face, a smiling head turned three-quarters to the right and tilted: the frontal cascades
-    propose no box that matches it (upright, mirror image too); the profile cascade, which finds heads turned
-    left, does on the mirror image, and the box passes the verifier with the profile cascade's margin."""
-    from fer_core.training.synthetic import matches
-
-    face = cv2.imread(str(fer2013 / "test" / "happy" / "PublicTest_92799343.jpg"), cv2.IMREAD_GRAYSCALE)
-    frame = np.full((480, 640), 150, np.uint8)
-    frame[140:260, 220:340] = cv2.resize(face, (120, 120), interpolation=cv2.INTER_CUBIC)
-    truth = (220, 140, 120, 120)
-    settings = replace(detector.settings, tilts=())
-    copy = detector.proposals.copy(frame, settings)
-
-    def boxes_on_the_face(cascades, mirror):
-        proposals = detector.proposals.whole(copy, replace(settings, mirror=mirror), cascades)
-        return [p for p in proposals if matches(p.box, truth)]
-
-    assert boxes_on_the_face(("default", "alt2"), mirror=True) == []
-    assert boxes_on_the_face(("profile",), mirror=False) == [], "turned right: the profile cascade sees it mirrored"
-    profile = boxes_on_the_face(("profile",), mirror=True)
-    assert profile and all(p.cascade == "profile" for p in profile)
-    plain = replace(settings, second_look_from=None)  # a box raised by the second look would hide the margin
-    scores = [score for score, _ in detector._scored(frame, plain, profile)]
-    stricter = [score for score, _ in detector._scored(frame, replace(plain, profile_margin=2.5), profile)]
-    assert np.allclose(np.subtract(scores, stricter), 2.0), "a profile box's score carries the margin"
-    assert max(scores) >= settings.min_face_score
-    assert any(matches(box, truth) for box in detector.detect(frame, settings))
+def test_real_close_up_photos_are_found(detector):
+    """Real photos of one face filling the picture (the most common upload): the wild-dev set's news and web
+    photos, found all but very rarely."""
+    wild = Path(__file__).resolve().parent.parent.parent / "shared" / "wild-dev"
+    photos = sorted(wild.glob("*/*.jpg"))
+    if not photos:
+        pytest.skip(f"no real photos at {wild}")
+    missed = [path.name for path in photos if not detector.detect(cv2.imread(str(path)))]
+    assert len(missed) <= 0.02 * len(photos), f"{len(missed)} of {len(photos)} missed: {missed[:10]}"
 
 
 def test_of_nested_boxes_the_better_checked_is_the_face():

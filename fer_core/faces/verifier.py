@@ -1,47 +1,16 @@
-"""Is this box a face? A small network's second opinion on every box the Haar cascades propose.
+"""Is this box a face? A small network's word on the boxes the detectors are unsure of.
 
-The cascades, set loose enough to find small, tightly cut and half-turned faces, also fire on
-blobs, spoons, letters and noise. Each of their boxes is cropped exactly as the emotion model's
-input is (`crop_face` -> 48x48 grayscale), its contrast normalised, and scored by small
-convolutional networks (79k weights each; the shipped `models/face_verifier.keras` is a weighted
-mean of five, about 1.9 MB). The detector adds the log of the number of cascade windows behind the
-box; boxes scoring under its threshold never reach the user.
+The Haar cascades, set loose enough to find small, tightly cut and half-turned faces, also fire on blobs,
+spoons, letters and noise; BlazeFace is unsure of some faces in photos. Each such box is cropped exactly as
+the emotion model's input is (`crop_face` -> 48x48 grayscale), its contrast normalised, and scored by small
+convolutional networks (79k weights each; the shipped `models/face_verifier.keras` is a weighted mean of
+five, about 1.9 MB).
 
-It learns from the cascades' own boxes on generated frames (`synthetic.py`): FER2013 *train* faces
-on plain, gradient, picture and texture backgrounds; as non-faces, boxes on face-free frames made
-of half of scikit-image's face-free pictures and of its motorcycle pair, a cluttered garage (also
-altered: inverted, turned, blurred, a small part blown up), generated textures, shaded blobs (spoons,
-lamps), strokes (grass, twigs, hair) and pebbles (gravel, foliage), and faces scrambled (upside down,
-shuffled in blocks, phase-scrambled) so that it learns a face's arrangement rather than its grey
-levels. The detection benchmark's frames use FER2013 *test* faces, and its `holdout` frames the
-other half of the pictures.
-
-The shipped verifier is a weighted mean of five networks, each 25-80 minutes on 2 cores (most of it
-running the cascades). The first two learned without the strokes, pebbles and blown-up parts (the
-code of commit d742989) and were averaged into the former verifier:
-
-    python -m fer_core.training.verifier --data ../shared/fer2013 --frames 500 --epochs 10 --out v1.keras
-    python -m fer_core.training.verifier --data ../shared/fer2013 --frames 1100 --epochs 14 --out v2.keras
-    python -m fer_core.training.verifier --average v1.keras v2.keras --out v12.keras
-
-the third with them (before the detector's mirror-image pass, whose boxes the same command now
-also takes), and the former shipped file weighed it as much as the former two together:
-
-    python -m fer_core.training.verifier --data ../shared/fer2013 --frames 1100 --epochs 14 --seed 7 --out v7.keras
-    python -m fer_core.training.verifier --average v12.keras v7.keras --out v3.keras
-
-Those three learned before the detector searched turned copies of the image
-(`DetectorSettings.tilts`); the fourth learned with those boxes too (the code of commit b5d6f20), and
-the former shipped file gave it a quarter of the log-odds (`docs/detection.md` has the figures):
-
-    python -m fer_core.training.verifier --data ../shared/fer2013 --frames 800 --epochs 12 --seed 11 --out v11.keras
-    python -m fer_core.training.verifier --average v3.keras v11.keras --weights 3 1 --out v4.keras
-
-The fifth, the first with the motorcycle pair among its pictures (the code of commit f0a7558, before
-the detector searched 15-degree copies), has a quarter of the shipped file's log-odds:
-
-    python -m fer_core.training.verifier --data ../shared/fer2013 --frames 500 --epochs 10 --seed 13 --out v13.keras
-    python -m fer_core.training.verifier --average v4.keras v13.keras --weights 3 1
+It learns from the cascades' own boxes on generated frames (`fer_core.training.verifier`): FER2013 *train*
+faces on plain, gradient, picture and texture backgrounds; as non-faces, boxes on face-free frames (pictures,
+generated textures, shaded blobs, strokes, pebbles) and faces scrambled (upside down, shuffled in blocks,
+phase-scrambled), so that it learns a face's arrangement rather than its grey levels. `docs/detection.md`
+has the commands that made the shipped file.
 """
 
 from __future__ import annotations

@@ -158,7 +158,8 @@ def crops_from_frames(data: Path, frames: int, rng: np.random.Generator) -> tupl
 
     faces = load_faces(data / "train", None)
     pictures = load_pictures(None, "tune") + _clutter_pictures()
-    proposals, settings = HaarProposals(), DetectorSettings()
+    # A finer search than a video frame's, so that each face gives the verifier many boxes to learn from.
+    proposals, settings = HaarProposals(), DetectorSettings(search="video", scale_factor=1.05, min_window=40)
     crops, labels = [], []
     started = time.perf_counter()
     for i in range(frames):
