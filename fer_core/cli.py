@@ -75,6 +75,16 @@ STAGE_OPTIONS = {
     "seed": "of shuffling, augmentation and initial weights",
     "validation_fraction": "of each class of train/, held out to pick the epoch and stop early (0: keep the last)",
     "patience": "epochs without a better validation score before stopping",
+    "real_repeat": "times each real photo's faces enter an epoch",
+    "class_balance": "loss weight of a class: (largest class count / its count) ** this (0: equal)",
+    "precision": "Keras dtype policy while training (mixed_bfloat16: faster on CPUs with AVX512-BF16)",
+}
+
+# Where real photos are read from: given, each replaces that path in every stage.
+REAL_PHOTO_OPTIONS = {
+    "real_photos": "folder of <class>/<image> real photos to train on as the app cuts them",
+    "real_photos_list": "file naming the real photos to train on, one relative path a line",
+    "real_photos_holdout": "file naming held-out real photos, scored each epoch and used to pick it",
 }
 
 
@@ -100,6 +110,9 @@ def _train_parser(sub) -> None:
         value = getattr(stage, name)
         option = "--" + name.replace("_", "-")
         p.add_argument(option, type=type(value), default=argparse.SUPPRESS, help=f"{text} (default: {value})")
+    for name, text in REAL_PHOTO_OPTIONS.items():
+        option = "--" + name.replace("_", "-")
+        p.add_argument(option, metavar="PATH", default=argparse.SUPPRESS, help=f"{text} (default: the recipe's)")
     p.add_argument("--framed", action="store_true", help="also train on every face as the photo detector cuts it out")
     p.add_argument("--init-from", metavar="MODEL", help="start from a trained model (default: random weights)")
     p.add_argument("--prune", action="store_true", help="with --init-from: start from its copy cut down to --widths")
@@ -280,7 +293,7 @@ def _run_train(args) -> int:
     if (Path(args.out) / "model.keras").exists() and not args.force:
         raise ValueError(f"{args.out} already holds a model; give another --out, or --force to replace it")
     stages = read_recipe(args.config) if args.config else [Stage()]
-    given = {name: getattr(args, name) for name in STAGE_OPTIONS if name in args}
+    given = {name: getattr(args, name) for name in (*STAGE_OPTIONS, *REAL_PHOTO_OPTIONS) if name in args}
     if "widths" in args:
         given["widths"] = tuple(int(w) for w in args.widths.split(","))
     stages = [dataclasses.replace(stage, **given) for stage in stages]

@@ -14,7 +14,8 @@ import pytest
 
 from fer_core.cli import main
 from fer_core.model.classifier import MODELS_DIR, Classifier
-from fer_core.training.augment import Augmentation, AugmentedFaces, augment_batch, warp_matrices
+from fer_core.training import augment
+from fer_core.training.augment import Augmentation, AugmentedFaces, augment_batch, to_grey, warp_matrices
 from fer_core.training.data import load_arrays, pack, validation_split
 from fer_core.training.distillation import distillation_loss
 from fer_core.training.trainer import Run, Stage, read_recipe, step_progress, train
@@ -76,6 +77,70 @@ def test_low_resolution_faces_lose_their_fine_detail_and_leave_the_other_draws_a
     for b, p in zip(blurred, plain, strict=True):
         assert roughness(b) < 0.7 * roughness(p)  # the grain is gone ...
         assert np.abs(coarse(b) - coarse(p)).max() < 12  # ... the same flip, turn, zoom and contrast kept
+
+
+REAL_PHOTO_STEPS = {
+    "blur": {"blur": 1.0},
+    "jpeg": {"jpeg": 1.0, "jpeg_quality": (10, 20)},
+    "gamma": {"gamma": 0.6},
+    "brightness": {"brightness": 25.0},
+    "side_light": {"side_light": 1.0},
+    "noise": {"noise": 1.0},
+}
+
+
+def _checkered_faces(n: int = 16) -> np.ndarray:
+    """Mid-grey faces with a fine checkerboard: blur, JPEG, light and noise each change them visibly."""
+    board = (np.indices((48, 48)).sum(axis=0) % 2) * 60 + 98
+    return np.stack([board] * n).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", REAL_PHOTO_STEPS)
+def test_each_real_photo_step_changes_faces_as_it_says_and_keeps_their_shape_type_and_range(name):
+    faces = _checkered_faces()
+    step = getattr(augment, name)
+    changed = step(faces.copy(), np.random.default_rng(0), Augmentation(**REAL_PHOTO_STEPS[name]))
+    assert changed.shape == faces.shape and changed.dtype == np.float32
+    assert changed.min() >= 0 and changed.max() <= 255
+    detail = np.abs(np.diff(changed, axis=2)).mean(axis=(1, 2))  # the checkerboard's contrast, per face
+    if name in ("blur", "jpeg"):
+        assert (detail < 0.9 * 60).all()  # the fine detail fades
+    if name in ("gamma", "brightness"):
+        means = changed.mean(axis=(1, 2))
+        assert np.ptp(means) > 5 and (detail > 0).all()  # each face lighter or darker by its own amount
+    if name == "side_light":
+        halves = changed[:, :, :24].mean(axis=(1, 2)) - changed[:, :, 24:].mean(axis=(1, 2))
+        assert np.abs(halves).max() > 10  # one side lit more than the other
+    if name == "noise":
+        assert np.std(changed - faces) > 1 and abs(float(np.mean(changed - faces))) < 1
+
+
+@pytest.mark.parametrize("name", REAL_PHOTO_STEPS)
+def test_a_real_photo_step_switched_off_leaves_faces_and_every_later_draw_as_they_were(name):
+    faces = _checkered_faces()
+    rng = np.random.default_rng(5)
+    assert np.array_equal(getattr(augment, name)(faces, rng, Augmentation()), faces)
+    assert rng.random() == np.random.default_rng(5).random()
+
+
+def test_default_batches_draw_as_the_first_five_steps_alone_did():
+    faces = np.random.default_rng(1).integers(0, 256, (32, 48, 48), np.uint8)
+    earlier = faces
+    rng = np.random.default_rng(7)
+    for step in augment.STEPS[:5]:
+        earlier = step(earlier, rng, Augmentation())
+    assert np.array_equal(augment_batch(faces, np.random.default_rng(7)), earlier)
+
+
+def test_colour_faces_turn_grey_as_opencv_does_and_with_random_channel_weights_differently_each_time():
+    import cv2
+
+    colour = np.random.default_rng(2).integers(0, 256, (8, 48, 48, 3), np.uint8)
+    opencv = np.stack([cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in colour])
+    assert np.abs(to_grey(colour, np.random.default_rng(0), Augmentation()) - opencv).max() < 0.51  # OpenCV rounds
+    mixed = to_grey(np.stack([colour[0]] * 8), np.random.default_rng(0), Augmentation(grey_weights=0.35))
+    assert mixed.shape == (8, 48, 48) and mixed.dtype == np.float32
+    assert all(np.abs(mixed[i] - mixed[0]).mean() > 1 for i in range(1, 8))
 
 
 def test_the_batched_warp_matrices_are_opencvs_turn_and_zoom_plus_the_shift():
@@ -312,3 +377,65 @@ def test_train_from_the_command_line_with_a_recipe_file_prints_no_tensorflow_noi
     stages = json.loads((tmp_path / "model" / "recipe.json").read_text())["stages"]
     assert len(stages) == len(read_recipe(ROOT / "models/fer_live/recipe.json"))
     shutil.rmtree(tmp_path / "work")
+
+
+# Real photos
+
+
+@pytest.fixture(scope="module")
+def real_photo_run(tiny_data, tmp_path_factory):
+    """A stage with a tiny folder of real photos (copies of skimage's astronaut): trained two epochs of
+    two steps, then asked for a third (it resumes)."""
+    import cv2
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("real")
+    photo = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (160, 160), interpolation=cv2.INTER_AREA)
+    names = [f"{label}/astronaut_{i}.jpg" for label in ("happy", "neutral") for i in range(3)]
+    for i, name in enumerate(names):
+        (root / "photos" / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / "photos" / name), np.roll(photo, 4 * i, axis=1))
+    (root / "train.txt").write_text("\n".join(names[:2] + names[3:5]) + "\n")
+    (root / "heldout.txt").write_text(f"{names[2]}\n{names[5]}\n")
+    real = {
+        "real_photos": str(root / "photos"),
+        "real_photos_list": str(root / "train.txt"),
+        "real_photos_holdout": str(root / "heldout.txt"),
+        "real_repeat": 3,
+        "class_balance": 0.5,
+        "grey_weights": 0.35,
+        "precision": "mixed_bfloat16",
+        **{k: v for settings in REAL_PHOTO_STEPS.values() for k, v in settings.items()},
+    }
+    run = replace(_run(tiny_data, root, "real", **real), steps_per_epoch=2)
+    messages = []
+    out = train(run, log=messages.append)
+    train(replace(run, stages=[replace(run.stages[0], epochs=3)]), log=messages.append)
+    return root, out, messages
+
+
+def test_a_stage_with_real_photos_trains_on_the_apps_crops_and_picks_its_epoch_by_the_held_out_ones(real_photo_run):
+    root, out, messages = real_photo_run
+    assert any("faces found in 4 of 4 photos" in m for m in messages)
+    assert any("(24 from real photos)" in m for m in messages)  # 4 crops and 4 whole photos, 3 times each
+    assert any("class weights" in m for m in messages) and any("resuming from epoch 2" in m for m in messages)
+    assert len(list((root / "work_real").glob("real_photos_*.npz"))) == 2  # cut once, kept
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    for h in history:
+        assert 0 <= h["real_accuracy"] <= 1 and 0 <= h["real_macro_f1"] <= 1
+        assert h["score"] == pytest.approx((h["val_accuracy"] + h["real_accuracy"] + h["real_macro_f1"]) / 3)
+    state = json.loads((root / "work_real" / "stage_1" / "state.json").read_text())
+    assert state["best_score"] == pytest.approx(max(h["score"] for h in history))
+    (stage,) = read_recipe(out / "recipe.json")
+    assert stage.real_photos == "photos" and stage.real_photos_list == "train.txt" and stage.real_repeat == 3
+    probs = Classifier.load(out).predict_batch(np.zeros((2, 48, 48, 1), np.uint8))
+    assert probs.dtype == np.float32 and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+
+
+def test_real_photos_a_held_out_list_shares_with_training_are_refused(tiny_data, tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "list.txt").write_text("happy/a.jpg\n")
+    paths = {"real_photos_list": str(tmp_path / "list.txt"), "real_photos_holdout": str(tmp_path / "list.txt")}
+    with pytest.raises(ValueError, match="trains on"):
+        train(_run(tiny_data, tmp_path, "bad", real_photos=str(tmp_path / "photos"), **paths), **QUIET)

@@ -1,13 +1,17 @@
 """Training data: FER2013's splits as arrays, the validation split carved out of train/, the faces as
-the photo detector cuts them out, and one packed file to carry the data to another machine."""
+the photo detector cuts them out, real photos as the app cuts them, and one packed file to carry the
+data to another machine."""
 
 from __future__ import annotations
 
+import hashlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fer_core.labels import EMOTIONS
 from fer_core.model.preprocess import FACE_SIZE
 
 # The validation faces are the same for every run and stage (their own seed), so a fine-tuning stage
@@ -109,3 +113,84 @@ def validation_split(labels: np.ndarray, fraction: float, seed: int = VALIDATION
         held.append(rng.permutation(members)[: int(round(fraction * len(members)))])
     validation = np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
     return np.setdiff1d(np.arange(len(labels)), validation), validation
+
+
+@dataclass
+class RealPhotos:
+    """Listed real photos, each twice: as the app cuts its face out (`found` False where the photo search
+    finds none; that row then holds the whole photo) and as a whole photo. Faces are 48x48 uint8, grey as
+    the app converts them and BGR (for a grey mix of random weights)."""
+
+    crops: np.ndarray  # (N, 48, 48) grey, the app's crop
+    crops_colour: np.ndarray  # (N, 48, 48, 3) BGR
+    found: np.ndarray  # (N,) bool
+    whole: np.ndarray  # (N, 48, 48) grey, the whole photo
+    whole_colour: np.ndarray  # (N, 48, 48, 3) BGR
+    labels: np.ndarray  # (N,)
+
+    def training_faces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(grey, BGR, labels): every found face's crop, then every whole photo."""
+        return (
+            np.concatenate([self.crops[self.found], self.whole]),
+            np.concatenate([self.crops_colour[self.found], self.whole_colour]),
+            np.concatenate([self.labels[self.found], self.labels]),
+        )
+
+
+def _colour_input(image: np.ndarray) -> np.ndarray:
+    """A BGR crop as 48x48x3, each channel resized as `to_face_input` resizes a grey face."""
+    from fer_core.model.preprocess import to_face_input
+
+    return np.stack([to_face_input(image[:, :, c]) for c in range(3)], axis=-1)
+
+
+def read_photo_list(path: str | Path) -> list[str]:
+    """The photos a list file names: one path a line, relative to the photo folder (<class>/<image>)."""
+    return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def real_photos(folder: str | Path, names: list[str], cache_dir: Path, log=print) -> RealPhotos:
+    """The named photos of `folder` (<class>/<image>, the class one of EMOTIONS) as the app cuts them: the
+    photo search (`FaceDetector`, its default settings), the largest face, `crop_face` and `to_face_input`.
+    Cut once and kept in `cache_dir` (a file per list of names)."""
+    import cv2
+
+    from fer_core.model.preprocess import crop_face, to_face_input
+
+    key = hashlib.sha1("\n".join(names).encode()).hexdigest()[:12]
+    cache = Path(cache_dir) / f"real_photos_{key}.npz"
+    if cache.exists():
+        return RealPhotos(**dict(np.load(cache)))
+    from fer_core.faces.detection import FaceDetector
+
+    log(f"cutting the faces out of {len(names)} photos of {folder} as the app does (kept in {cache}) ...")
+    detector = FaceDetector()
+    rows: dict[str, list] = {name: [] for name in ("crops", "crops_colour", "found", "whole", "whole_colour", "labels")}
+    for name in names:
+        label = Path(name).parts[0]
+        if label not in EMOTIONS:
+            raise ValueError(f"{name}: a real photo's folder names its class, one of {', '.join(EMOTIONS)}")
+        image = cv2.imread(str(Path(folder) / name), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"{Path(folder) / name} is missing or not an image")
+        boxes = detector.detect(image)
+        face = crop_face(image, boxes[0]) if boxes else image
+        rows["crops"].append(to_face_input(face))
+        rows["crops_colour"].append(_colour_input(face))
+        rows["found"].append(bool(boxes))
+        rows["whole"].append(to_face_input(image))
+        rows["whole_colour"].append(_colour_input(image))
+        rows["labels"].append(EMOTIONS.index(label))
+    photos = RealPhotos(**{k: np.array(v) for k, v in rows.items()})
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(cache, **{k: getattr(photos, k) for k in rows})
+    log(f"faces found in {photos.found.sum()} of {len(names)} photos")
+    return photos
+
+
+def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
+    """A loss weight for each class, (largest class count / class count) ** power, scaled so the
+    training faces' mean weight is 1 (power 0: all 1)."""
+    counts = np.bincount(labels, minlength=len(EMOTIONS)).astype(np.float64)
+    weights = (counts.max() / np.maximum(counts, 1)) ** power
+    return weights * counts.sum() / (weights * counts).sum()

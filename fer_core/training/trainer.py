@@ -4,14 +4,18 @@ The recipe: a VGG-style network (`architecture.build_vgg`), SGD with Nesterov mo
 cosine decay, label smoothing, decoupled weight decay, a moving average of the weights (the
 optimizer's EMA, which is what a run keeps) and faces augmented on the host (`augment`). A stage may
 also learn from a frozen teacher (`distillation`), start from a trained model (or its pruned copy),
-train on the faces as the photo detector cuts them out (`framed`), and end averaged with the weights
-it started from. A recipe is one stage or several, each starting from the one before; each shipped
+train on the faces as the photo detector cuts them out (`framed`), also train on real photos as the app
+cuts them (`real_photos`), weigh the classes against their imbalance (`class_balance`), and end averaged
+with the weights it started from. A recipe is one stage or several, each starting from the one before; each shipped
 model's folder holds the recipe that made it (`recipe.json`).
 
 Model selection and early stopping read a validation split carved out of train/ (`data.validation_split`):
 the epoch whose weight average reads it best is kept, and a stage stops after `patience` epochs
-without a better one. With `validation_fraction` 0 the last epoch's average is kept. test/ is read
-once, by the model card, after training.
+without a better one. With `validation_fraction` 0 the last epoch's average is kept. With a held-out list
+of real photos (`real_photos_holdout`), each epoch also reads those photos through the app's crop, and the
+score that picks the epoch is the mean of the validation accuracy and the held-out photos' accuracy and
+macro-F1 (a photo whose face the search misses counts as wrong). test/ is read once, by the model card,
+after training.
 
 Every epoch ends with a checkpoint (weights and optimizer state) in the work folder, so a killed run
 started again with the same command resumes where it stopped. Under a `tf.distribute` strategy the
@@ -37,7 +41,7 @@ import numpy as np
 from fer_core.labels import EMOTIONS
 from fer_core.model.preprocess import FACE_SIZE
 from fer_core.training.augment import Augmentation, AugmentedFaces
-from fer_core.training.data import load_arrays, validation_split
+from fer_core.training.data import class_weights, load_arrays, validation_split
 
 
 class WorkerLost(RuntimeError):
@@ -60,6 +64,19 @@ class Stage:
     ema_momentum: float = 0.999
     erasing: float = 0.5
     low_res: float = 0.0
+    degrees: float = 15.0  # the affine step's turn, zoom and shift (the detector's box jitter)
+    zoom: float = 0.15
+    shift: float = 0.12
+    contrast: float = 0.3
+    blur: float = 0.0  # real-photo steps (`augment`), off by default
+    blur_sigma: tuple[float, float] = (0.6, 1.4)
+    jpeg: float = 0.0
+    jpeg_quality: tuple[int, int] = (25, 90)
+    gamma: float = 0.0
+    brightness: float = 0.0
+    side_light: float = 0.0
+    noise: float = 0.0
+    grey_weights: float = 0.0  # real photos: the grey mix's random channel weights (0: the app's grey)
     seed: int = 1
     validation_fraction: float = 0.1  # of each class of train/, held out to pick the epoch and stop early
     patience: int = 10  # epochs without a better validation score before the stage stops
@@ -70,9 +87,16 @@ class Stage:
     teacher: tuple[str, ...] = ()  # models to distil from (their mirrored-view average)
     hard_weight: float = 0.3  # distillation: the label's share of the loss
     temperature: float = 3.0
+    real_photos: str | None = None  # a folder of <class>/<image> real photos ...
+    real_photos_list: str | None = None  # ... a file naming those to train on (the rest is never read for training)
+    real_photos_holdout: str | None = None  # ... a file naming those to report each epoch and pick the epoch by
+    real_repeat: int = 1  # times each real photo's faces enter an epoch
+    class_balance: float = 0.0  # loss weight of a class: (largest class count / its count) ** class_balance
+    precision: str = "float32"  # Keras' dtype policy while training ("mixed_bfloat16": faster on recent CPUs)
 
     def augmentation(self) -> Augmentation:
-        return Augmentation(erasing=self.erasing, low_res=self.low_res)
+        names = {f.name for f in fields(Augmentation)} & {f.name for f in fields(self)}
+        return Augmentation(**{name: getattr(self, name) for name in names})
 
     @classmethod
     def from_dict(cls, data: dict) -> Stage:
@@ -80,7 +104,7 @@ class Stage:
         if unknown:
             raise ValueError(f"unknown recipe setting(s): {', '.join(sorted(unknown))}")
         values = dict(data)
-        for name in ("widths", "teacher"):
+        for name in ("widths", "teacher", "blur_sigma", "jpeg_quality"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -199,8 +223,25 @@ def _averaged_weights(net, optimizer) -> list[np.ndarray]:
     return [np.asarray(averages.get(id(w), w).numpy()) for w in net.weights]
 
 
-def _epoch_callback(files: _StageFiles, net, stage: Stage, state: dict, validate: bool):
-    """A Keras callback that records history, checkpoints, keeps the best weight average and stops early."""
+def _holdout_scores(net, photos) -> dict:
+    """The held-out real photos read by `net` through the app's crop (a photo without a face found counts
+    as wrong) and as whole photos: accuracy and macro-F1 over the classes present."""
+    from fer_core.reporting.evaluation import evaluate_predictions
+
+    def predicted(faces: np.ndarray) -> np.ndarray:
+        return np.asarray(net.predict(faces[..., None].astype(np.float32), batch_size=256, verbose=0)).argmax(1)
+
+    crops = evaluate_predictions(photos.labels, np.where(photos.found, predicted(photos.crops), -1))
+    return {
+        "real_accuracy": crops.accuracy,
+        "real_macro_f1": crops.macro_f1,
+        "real_whole_accuracy": float(np.mean(predicted(photos.whole) == photos.labels)),
+    }
+
+
+def _epoch_callback(files: _StageFiles, net, stage: Stage, state: dict, validate: bool, holdout=None, log=print):
+    """A Keras callback that records history, checkpoints, keeps the best weight average and stops early.
+    With `holdout` (real photos), it also scores them and picks the epoch by `score`."""
     import keras
 
     class EpochEnd(keras.callbacks.Callback):
@@ -212,13 +253,22 @@ def _epoch_callback(files: _StageFiles, net, stage: Stage, state: dict, validate
             record = {"epoch": epoch + 1, **{k.replace("student_", ""): float(v) for k, v in logs.items()}}
             record["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             record["seconds"] = time.perf_counter() - self.started
-            history = [h for h in files.read_history() if h["epoch"] <= epoch] + [record]
-            _write_atomic(files.history, json.dumps(history, indent=1) + "\n")
 
             current = [np.asarray(w.numpy()) for w in net.weights]
             net.set_weights(_averaged_weights(net, self.model.optimizer))
             net.save_weights(files.last)
             score = record.get("val_accuracy") if validate else None
+            if holdout is not None:
+                record.update(_holdout_scores(net, holdout))
+                if score is not None:
+                    record["score"] = score = (score + record["real_accuracy"] + record["real_macro_f1"]) / 3
+                log(
+                    f"epoch {epoch + 1}: validation accuracy {record.get('val_accuracy', float('nan')):.4f}, "
+                    f"held-out real photos {record['real_accuracy']:.4f} (macro-F1 {record['real_macro_f1']:.4f}, "
+                    f"whole photos {record['real_whole_accuracy']:.4f}), score {record.get('score', float('nan')):.4f}"
+                )
+            history = [h for h in files.read_history() if h["epoch"] <= epoch] + [record]
+            _write_atomic(files.history, json.dumps(history, indent=1) + "\n")
             if score is not None and score > state.get("best_score", -1.0):
                 state.update(best_score=score, best_epoch=epoch + 1, wait=0)
                 net.save_weights(files.best)
@@ -261,7 +311,7 @@ def _batches(faces: AugmentedFaces, steps: int, first_epoch: int):
     signature = (
         tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.float32),
         tf.TensorSpec((None, len(EMOTIONS)), tf.float32),
-    )
+    ) + ((tf.TensorSpec((None,), tf.float32),) if faces.sample_weights is not None else ())
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2).with_options(options)
@@ -295,6 +345,46 @@ def _framed(work_dir: Path, images: np.ndarray, labels: np.ndarray, log) -> tupl
         np.savez_compressed(cache, x=x, y=y)
     arrays = np.load(cache)
     return arrays["x"][..., None], arrays["y"].astype(np.int64)
+
+
+def _real_photos(stage: Stage, work_dir: Path, log) -> tuple:
+    """The stage's real photos: (training faces grey, BGR, labels) repeated `real_repeat` times, or None;
+    and the held-out photos (`data.RealPhotos`), or None."""
+    from fer_core.training.data import read_photo_list, real_photos
+
+    if not stage.real_photos:
+        if stage.real_photos_list or stage.real_photos_holdout:
+            raise ValueError("real_photos_list and real_photos_holdout need real_photos (the photos' folder)")
+        return None, None
+    if not Path(stage.real_photos).is_dir():
+        raise ValueError(f"no real photos at {stage.real_photos}: give the folder of <class>/<image> photos")
+    listed = read_photo_list(stage.real_photos_list) if stage.real_photos_list else []
+    held = read_photo_list(stage.real_photos_holdout) if stage.real_photos_holdout else []
+    if set(listed) & set(held):
+        raise ValueError(f"{stage.real_photos_holdout} names photos that {stage.real_photos_list} trains on")
+    training = holdout = None
+    if listed:
+        grey, colour, labels = real_photos(stage.real_photos, listed, work_dir, log).training_faces()
+        training = tuple(np.concatenate([a] * stage.real_repeat) for a in (grey, colour, labels))
+    if held:
+        holdout = real_photos(stage.real_photos, held, work_dir, log)
+    return training, holdout
+
+
+def _float32_copy(net, stage: Stage):
+    """`net` (trained under a mixed precision policy) as a float32 network, the form every project model has."""
+    import keras
+
+    from fer_core.model.architecture import build_vgg
+
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = build_vgg(tuple(stage.widths), stage.convs_per_block)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    copy.set_weights([np.asarray(w, np.float32) for w in net.get_weights()])
+    return copy
 
 
 def _start_weights(stage: Stage, start: str | None, net):
@@ -338,26 +428,56 @@ def train_stage(run: Run, stage: Stage, number: int, start: str | None, strategy
     if stage.framed:
         x_framed, y_framed = _framed(files.dir, x_train, y_train, log)
         x_train, y_train = np.concatenate([x_train, x_framed]), np.concatenate([y_train, y_framed])
+    real, holdout = _real_photos(stage, Path(run.work_dir), log)
+    colour = None
+    if real is not None:  # appended last: `AugmentedFaces` finds their colour copies at the end
+        x_train = np.concatenate([x_train, real[0][..., None]])
+        y_train, colour = np.concatenate([y_train, real[2]]), real[1]
+    sample_weights = None
+    if stage.class_balance:
+        weights = class_weights(y_train, stage.class_balance)
+        sample_weights = weights[y_train]
+        log(f"stage {number}: class weights {', '.join(f'{e} {w:.2f}' for e, w in zip(EMOTIONS, weights))}")
     steps = run.steps_per_epoch or int(np.ceil(len(y_train) / stage.batch_size))
     replicas = strategy.num_replicas_in_sync
-    log(f"stage {number}: {len(y_train)} training faces, {len(y_val)} validation faces")
+    log(
+        f"stage {number}: {len(y_train)} training faces"
+        + (f" ({len(real[2])} from real photos)" if real is not None else "")
+        + f", {len(y_val)} validation faces"
+        + (f", {len(holdout.labels)} held-out real photos" if holdout is not None else "")
+    )
     log(
         f"{type(strategy).__name__}: {replicas} replica(s), each takes {stage.batch_size // replicas} of every batch "
         f"of {stage.batch_size}" + ("" if chief else " (a worker: the chief writes the files)")
     )
 
     settings = json.loads(json.dumps(asdict(stage)))
+    if state:  # a setting added since the run began holds its default, which trains as the run did
+        state["stage"] = {**json.loads(json.dumps(asdict(Stage()))), **state["stage"]}
     if state and state.get("stage") != settings:
         planned = state["stage"].get("epochs")
         if {**state["stage"], "epochs": stage.epochs} != settings:
             raise ValueError(f"{files.dir} holds a run of other settings; pick another --work-dir")
         log(f"stage {number}: epoch budget changed from {planned} to {stage.epochs}: the schedule is re-planned")
     faces = AugmentedFaces(
-        x_train, np.eye(len(EMOTIONS), dtype=np.float32)[y_train], stage.batch_size, stage.seed, stage.augmentation()
+        x_train,
+        np.eye(len(EMOTIONS), dtype=np.float32)[y_train],
+        stage.batch_size,
+        stage.seed,
+        stage.augmentation(),
+        colour=colour,
+        sample_weights=sample_weights,
     )
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(stage.precision)
     with strategy.scope():
-        net = build_vgg(tuple(stage.widths), stage.convs_per_block)
-        model, loss, metrics = trainer_model(net, stage)
+        try:
+            net = build_vgg(tuple(stage.widths), stage.convs_per_block)
+            # The softmax in float32 whatever the policy: probabilities too coarse in 16 bits for the loss.
+            net.get_layer("emotion").dtype_policy = keras.DTypePolicy("float32")
+            model, loss, metrics = trainer_model(net, stage)
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
         model.compile(optimizer=_optimizer(stage, steps), loss=loss, metrics=metrics)
         if state and files.weights.exists():
             log(f"stage {number}: resuming from epoch {state['epoch']} (checkpoint {files.weights})")
@@ -385,7 +505,7 @@ def train_stage(run: Run, stage: Stage, number: int, start: str | None, strategy
                 steps_per_epoch=steps,
                 callbacks=[
                     keras.callbacks.SwapEMAWeights(),  # validation reads the weight average
-                    _epoch_callback(written, net, stage, state, validate),
+                    _epoch_callback(written, net, stage, state, validate, holdout, log),
                     *progress,
                 ],
                 verbose=verbose,
@@ -406,6 +526,8 @@ def train_stage(run: Run, stage: Stage, number: int, start: str | None, strategy
         from fer_core.model.classifier import load_model
 
         net.set_weights([(a + b) / 2 for a, b in zip(net.get_weights(), load_model(start).get_weights())])
+    if stage.precision != "float32":
+        net = _float32_copy(net, stage)
     net.save(files.result)  # not compiled: the bare network, the same input contract as every project model
     state.update(finished=True, kept=_kept(stage, validate, state))
     _write_atomic(files.state, json.dumps(state, indent=1) + "\n")
@@ -460,7 +582,9 @@ def write_model(run: Run, folders: list[Path], log=print) -> Path:
     from fer_core.reporting.cards import portable_path
 
     first = replace(run.stages[0], init_from=portable_path(run.stages[0].init_from))
-    recipe = recipe_dict([first, *run.stages[1:]], out.name)
+    real_paths = ("real_photos", "real_photos_list", "real_photos_holdout")
+    portable = [replace(s, **{k: portable_path(getattr(s, k)) for k in real_paths}) for s in [first, *run.stages[1:]]]
+    recipe = recipe_dict(portable, out.name)
     (out / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
 
     last = run.stages[-1]
