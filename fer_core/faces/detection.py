@@ -10,7 +10,8 @@ in a few views, each a size at which the faces it is meant for are the 32-128 px
   so a 640x480 frame costs two small views and a group photo gets the view its small faces need.
 
 A close-up candidate is a face at `closeup_logit`; a whole-image candidate at `mid_logit`, or from
-`mid_floor_logit` up when the face verifier (`verifier.py`) also scores it a face. BlazeFace's box (eyebrows to
+`mid_floor_logit` up when the face verifier (`verifier.py`) also scores it a face (in the 128 and 256 px
+views only). BlazeFace's box (eyebrows to
 chin) is enlarged to the square that a FER2013 face fills (forehead to chin), and its eye keypoints come
 with it.
 
@@ -324,7 +325,10 @@ class FaceDetector:
         for side in settings.view_short_sides:
             if side > max(settings.always_view, min(height, width)):
                 continue
-            for candidate in self._whole_view(bgr, side, settings.mid_floor_logit + stricter):
+            # The verifier rescues unsure candidates of the small views only: a large view of a large image
+            # proposes many weak candidates, and a few fool the verifier.
+            floor = settings.mid_floor_logit if side <= settings.always_view else settings.mid_logit
+            for candidate in self._whole_view(bgr, side, floor + stricter):
                 scored = (candidate.logit, candidate, self._square(candidate, settings))
                 (sure if candidate.logit >= settings.mid_logit + stricter else unsure).append(scored)
         if unsure:
@@ -334,7 +338,8 @@ class FaceDetector:
         smallest = settings.min_face_fraction * min(height, width)
         kept: list[DetectedFace] = []
         for _, candidate, box in sorted(sure, key=lambda scored: -scored[0]):
-            if box[2] < smallest or any(_same_face(box, face.box) or _same_face(face.box, box) for face in kept):
+            # One face per place: a box centred inside a better-scored face (a part of it) or around one goes.
+            if box[2] < smallest or any(_centre_inside(box, f.box) or _centre_inside(f.box, box) for f in kept):
                 continue
             eyes = sorted((tuple(map(float, candidate.keypoints[0])), tuple(map(float, candidate.keypoints[1]))))
             kept.append(DetectedFace(box, (eyes[0], eyes[1])))
@@ -398,6 +403,12 @@ class FaceDetector:
         boxes = [p.box for p in proposals]
         scores = self.verifier.check(gray, boxes) + np.log([max(1, p.windows) for p in proposals])
         return list(zip(scores, boxes))
+
+
+def _centre_inside(a: Box, b: Box) -> bool:
+    """The centre of box `a` lies inside box `b`."""
+    cx, cy = a[0] + a[2] / 2, a[1] + a[3] / 2
+    return b[0] <= cx <= b[0] + b[2] and b[1] <= cy <= b[1] + b[3]
 
 
 def _moved(candidate: Candidate, offset: tuple[int, int], scale: tuple[float, float]) -> Candidate:

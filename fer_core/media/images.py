@@ -117,6 +117,9 @@ def check_image_file(path: str | Path) -> None:
             pass
     except UnidentifiedImageError as error:
         raise ImageError(f"{path}: not an image file of a known format (jpg, png, webp, bmp, ...)") from error
+    except Image.DecompressionBombError as error:
+        limit = f"at most {MAX_PIXELS // 1_000_000} megapixels are accepted"
+        raise ImageError(f"{path}: the image is too large to decode safely; {limit}") from error
     except Exception as error:  # a damaged header makes Pillow's format plugins raise almost any type
         raise ImageError(f"{path}: the image is damaged or truncated ({_reason(error)})") from error
 
