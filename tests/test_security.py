@@ -135,7 +135,7 @@ def test_decoding_works_from_bytes_in_memory():
     """The page hands the upload's bytes to analyse_photo, which hands them to decode_image; nothing in
     between takes a path. The video page hands the upload itself (an in-memory file) to PyAV."""
     page = (ROOT / "pages" / "photo.py").read_text()
-    photos = (ROOT / "fer_core" / "photos.py").read_text()
+    photos = (ROOT / "fer_core" / "media" / "photos.py").read_text()
     assert "analyse_photo(pipeline, upload.getvalue()," in page
     assert "decode_image(data)" in photos
     video_page = (ROOT / "pages" / "video.py").read_text()
