@@ -71,6 +71,9 @@ class DetectorSettings:
     min_window: int = 24
     max_side: int = 1600
     cascades: tuple[str, ...] = ("alt2", "default")
+    # Haar search: a face's box is the cascade's grown by this about its centre, framed as the photo search frames
+    # a face (the models learn from both searches' crops).
+    haar_box_scale: float = 1.25
     # Haar search: least score for a box to count as a face, the verifier's log-odds plus the log of the
     # number of cascade windows behind the box. Higher rejects more (and misses more).
     min_face_score: float = 5.5
@@ -290,7 +293,7 @@ class FaceDetector:
         if settings.search == "photo":
             return self._photo(image, settings)
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        return [DetectedFace(box) for box in self._haar(gray, settings, close_ups=True)]
+        return [DetectedFace(_grown(box, settings.haar_box_scale)) for box in self._haar(gray, settings, True)]
 
     def detect_near(self, image: np.ndarray, boxes: list[Box], settings: DetectorSettings | None = None) -> list[Box]:
         """Faces near `boxes` only (a video's faces of the previous analysis): each box's region, twice its
@@ -307,7 +310,7 @@ class FaceDetector:
             region = image[y0:y1, x0:x1]
             gray = region if region.ndim == 2 else cv2.cvtColor(region, cv2.COLOR_BGR2GRAY)
             for bx, by, bw, bh in self._haar(gray, settings, close_ups=False):
-                box = (bx + x0, by + y0, bw, bh)
+                box = _grown((bx + x0, by + y0, bw, bh), settings.haar_box_scale)
                 if not any(_same_face(box, other) for other in found):
                     found.append(box)
         return sorted(found, key=lambda b: b[2] * b[3], reverse=True)
@@ -403,6 +406,13 @@ class FaceDetector:
         boxes = [p.box for p in proposals]
         scores = self.verifier.check(gray, boxes) + np.log([max(1, p.windows) for p in proposals])
         return list(zip(scores, boxes))
+
+
+def _grown(box: Box, scale: float) -> Box:
+    """`box` grown by `scale` about its centre."""
+    x, y, w, h = box
+    side_w, side_h = round(w * scale), round(h * scale)
+    return int(round(x + (w - side_w) / 2)), int(round(y + (h - side_h) / 2)), side_w, side_h
 
 
 def _centre_inside(a: Box, b: Box) -> bool:
