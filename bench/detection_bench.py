@@ -35,6 +35,9 @@ frames with one, boxes matching no face in face frames, the classifier's accurac
 end-to-end accuracy (the found box's label; a missed face counts as wrong) and its ratio to the crop
 accuracy, and ms per frame (detection + classification).
 While it runs, a line on stderr after each tenth of the frames says how far it is and the time left.
+
+Real photos (wild-dev close-ups, face-free real pictures, group photos, ms per 640x480 frame), side by
+side with the `fer` package: `bench/real_detection.py`.
 """
 
 from __future__ import annotations
