@@ -126,9 +126,7 @@ def _train_parser(sub) -> None:
         default="default",
         help="tf.distribute strategy: mirrored = all GPUs of this machine, multi-worker = the TF_CONFIG cluster",
     )
-    p.add_argument(
-        "--pack", type=Path, metavar="FILE.npz", help="only write the data to one .npz (to carry elsewhere)"
-    )
+    p.add_argument("--pack", type=Path, metavar="FILE.npz", help="only write the data to one .npz (to carry elsewhere)")
 
 
 def _ensemble_parser(sub) -> None:
@@ -215,8 +213,7 @@ def _run_video(args) -> int:
         return 0
     print(
         f"{args.video}: {analysis.frames} frames, the model ran on {len(analysis.analyzed_frames)} "
-        f"(every {analysis.every}), {analysis.timing()}; wrote {args.out}"
-        + (f" and {args.csv}" if args.csv else "")
+        f"(every {analysis.every}), {analysis.timing()}; wrote {args.out}" + (f" and {args.csv}" if args.csv else "")
     )
     for summary in analysis.summaries():
         print(
