@@ -11,9 +11,8 @@ in a few views, each a size at which the faces it is meant for are the 32-128 px
 
 A close-up candidate is a face at `closeup_logit`; a whole-image candidate at `mid_logit`, or from
 `mid_floor_logit` up when the face verifier (`verifier.py`) also scores it a face (in the 128 and 256 px
-views only). BlazeFace's box (eyebrows to
-chin) is enlarged to the square that a FER2013 face fills (forehead to chin), and its eye keypoints come
-with it.
+views only). BlazeFace's box, a square about the size of a Haar box and of the face in a FER2013 crop, is
+moved up a little, and its eye keypoints come with it.
 
 Video frames (`video_settings`: the live page, video files): the frontal-face Haar cascades `alt2`, then
 `default` outside the faces `alt2` found, from the cascades' 24 px window up with a coarse step, every box
@@ -63,7 +62,8 @@ class DetectorSettings:
     mid_floor_logit: float = -1.5
     verifier_for_blaze: float = 4.0
     # ... the face square: BlazeFace's box side times `box_scale`, its centre moved up by `box_up` x the side.
-    box_scale: float = 1.25
+    # At 1.0 it frames a face as a Haar box and FER2013 do, the framing the photo model reads best.
+    box_scale: float = 1.0
     box_up: float = 0.08
     # Haar search: the step between window sizes, the smallest window (px) the smallest face is rescaled to,
     # a cap on the rescaled copy's longer side, the cascades in the order they search.
@@ -71,8 +71,8 @@ class DetectorSettings:
     min_window: int = 24
     max_side: int = 1600
     cascades: tuple[str, ...] = ("alt2", "default")
-    # Haar search: a face's box is the cascade's grown by this about its centre, framed as the photo search frames
-    # a face (the models learn from both searches' crops).
+    # Haar search: a face's box is the cascade's grown by this about its centre: the live model, which video
+    # frames run, reads real faces best at this framing (docs/real_faces.md).
     haar_box_scale: float = 1.25
     # Haar search: least score for a box to count as a face, the verifier's log-odds plus the log of the
     # number of cascade windows behind the box. Higher rejects more (and misses more).
