@@ -153,9 +153,8 @@ table = pd.DataFrame(
     [
         {
             "face": f"#{s.face_id}",
+            "seen (s)": f"{s.first_s:.1f}-{s.last_s:.1f}",
             "on screen (s)": round(s.seconds_on_screen, 1),
-            "from (s)": round(s.first_s, 1),
-            "to (s)": round(s.last_s, 1),
             "mostly": s.dominant,
             **{name: s.shares[name] for name in EMOTIONS},
         }
