@@ -11,8 +11,8 @@ in a few views, each a size at which the faces it is meant for are the 32-128 px
 
 A close-up candidate is a face at `closeup_logit`; a whole-image candidate at `mid_logit`, or from
 `mid_floor_logit` up when the face verifier (`verifier.py`) also scores it a face (in the 128 and 256 px
-views only). BlazeFace's box, a square about the size of a Haar box and of the face in a FER2013 crop, is
-moved up a little, and its eye keypoints come with it.
+views only). BlazeFace's box is grown to the square a FER2013 face is framed in and moved up a little, and
+its eye keypoints come with it.
 
 Video frames (`video_settings`: the live page, video files): the frontal-face Haar cascades `alt2`, then
 `default` outside the faces `alt2` found, from the cascades' 24 px window up with a coarse step, every box
@@ -62,8 +62,9 @@ class DetectorSettings:
     mid_floor_logit: float = -1.5
     verifier_for_blaze: float = 4.0
     # ... the face square: BlazeFace's box side times `box_scale`, its centre moved up by `box_up` x the side.
-    # At 1.0 it frames a face as a Haar box and FER2013 do, the framing the photo model reads best.
-    box_scale: float = 1.0
+    # At 1.15 a FER2013 face found in a padded copy gets the crop it came in (tests/test_preprocess.py), and the
+    # photo model's occlusion map stays on the face (tests/test_saliency.py).
+    box_scale: float = 1.15
     box_up: float = 0.08
     # Haar search: the step between window sizes, the smallest window (px) the smallest face is rescaled to,
     # a cap on the rescaled copy's longer side, the cascades in the order they search.
