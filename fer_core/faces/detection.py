@@ -303,7 +303,9 @@ class FaceDetector:
         settings = replace(settings or self.settings, min_face_fraction=0.25, max_side=10_000)
         height, width = image.shape[:2]
         found: list[Box] = []
-        for x, y, w, h in boxes:
+        for box in boxes:
+            # the region around the cascade's own box, not the grown one the caller holds: the same work as before
+            x, y, w, h = _grown(box, 1 / settings.haar_box_scale)
             x0, y0 = max(0, x - w // 2), max(0, y - h // 2)
             x1, y1 = min(width, x + w + w // 2), min(height, y + h + h // 2)
             if x1 - x0 < 24 or y1 - y0 < 24:
