@@ -179,7 +179,8 @@ def _run_predict(args) -> int:
                 x, y, w, h = face.box
                 top = sorted(zip(face.probs, pipeline.classifier.labels), reverse=True)[:3]
                 others = ", ".join(f"{name} {p:.0%}" for p, name in top[1:])
-                print(f"  face {number} at x={x} y={y} w={w} h={h}: {face.label} {face.confidence:.0%} ({others})")
+                reading = f"{'unsure: ' if face.unsure else ''}{face.label} {face.confidence:.0%}"
+                print(f"  face {number} at x={x} y={y} w={w} h={h}: {reading} ({others})")
     if args.json:
         print(json.dumps(results, indent=2))
     return 1 if failed else 0

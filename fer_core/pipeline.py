@@ -8,25 +8,18 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.faces.detection import Box, DetectorSettings, FaceDetector
-from fer_core.labels import EMOTIONS
+from fer_core.labels import EMOTIONS, Reading
 from fer_core.model.classifier import DEFAULT_MODEL, Classifier
 from fer_core.model.preprocess import DEFAULT_MARGIN, crop_face, faces_to_batch
 
 
 @dataclass
-class Face:
+class Face(Reading):
     """One face found in an image: where it is and how likely each emotion is."""
 
     box: Box
     probs: np.ndarray = field(repr=False)  # (7,) in EMOTIONS order
-
-    @property
-    def label(self) -> str:
-        return EMOTIONS[int(np.argmax(self.probs))]
-
-    @property
-    def confidence(self) -> float:
-        return float(np.max(self.probs))
+    unsure_below: float = 0.0  # the model's threshold (Classifier.unsure_below)
 
     def to_dict(self) -> dict:
         x, y, w, h = self.box
@@ -34,6 +27,8 @@ class Face:
             "box": {"x": x, "y": y, "width": w, "height": h},
             "label": self.label,
             "confidence": round(self.confidence, 4),
+            "unsure": self.unsure,
+            "runner_up": self.runner_up,
             "probabilities": {name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probs)},
         }
 
@@ -62,4 +57,5 @@ class EmotionPipeline:
     def classify_boxes(self, image: np.ndarray, boxes: list[Box]) -> list[Face]:
         batch = faces_to_batch([crop_face(image, box, self.margin) for box in boxes])
         probs = self.classifier.predict_batch(batch)
-        return [Face(tuple(int(v) for v in box), p) for box, p in zip(boxes, probs)]
+        unsure_below = self.classifier.unsure_below
+        return [Face(tuple(int(v) for v in box), p, unsure_below) for box, p in zip(boxes, probs)]

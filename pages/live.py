@@ -124,9 +124,7 @@ def show(snapshot: LiveSnapshot, key: str, chart_too: bool) -> None:
     stats, main = snapshot.stats, snapshot.main
     with readout.container():
         face, faces, analysed, rate, cost = st.columns([1.6, 0.8, 1, 1, 1])  # room for "surprise 100%"
-        face.metric(
-            f"Main face #{main.id}" if main else "Main face", f"{main.label} {main.confidence:.0%}" if main else "none"
-        )
+        face.metric(f"Main face #{main.id}" if main else "Main face", main.caption if main else "none")
         faces.metric("Faces", len(snapshot.tracks))
         analysed.metric("Frames analysed", stats.analyzed)
         rate.metric(

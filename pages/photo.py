@@ -115,7 +115,12 @@ def show_faces(photo: AnalysedPhoto, key: str) -> None:
     st.success(f"{len(faces)} face{'s' if len(faces) > 1 else ''} found.")
     if len(faces) > CHARTS_UP_TO:
         rows = [
-            {"face": f"#{n}", "emotion": f.label, "confidence": f.confidence, "runner-up": runner_up(f)}
+            {
+                "face": f"#{n}",
+                "emotion": f.caption if f.unsure else f.label,  # unsure: "sad or neutral?"
+                "confidence": f.confidence,
+                "runner-up": runner_up(f),
+            }
             for n, f in enumerate(faces, start=1)
         ]
         st.dataframe(
@@ -131,7 +136,7 @@ def show_faces(photo: AnalysedPhoto, key: str) -> None:
         thumbnail.image(crop, channels="BGR", caption=f"Face #{number}", width=120)
         why = thumbnail.toggle("Why this label?", key=f"why-{key}-{number}")
         chart.plotly_chart(
-            probability_bars(face.probs, title=f"Face #{number}: {face.label} ({face.confidence:.0%})"),
+            probability_bars(face.probs, title=f"Face #{number}: {face.caption}"),
             key=f"face-{key}-{number}",
         )
         if why:

@@ -18,10 +18,6 @@ def _bgr(hex_color: str) -> tuple[int, int, int]:
 COLORS_BGR = {name: _bgr(color) for name, color in EMOTION_COLORS.items()}
 
 
-def caption(face: Face) -> str:
-    return f"{face.label} {face.confidence:.0%}"
-
-
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 # Labels stay legible when the whole image is shown on a phone (about 360 px wide): their letters are at
 # least this share of the image's width tall, and taller on a large face.
@@ -40,7 +36,7 @@ def draw_faces(
 ) -> np.ndarray:
     """A copy of the BGR `image` with each face boxed and captioned in its emotion's colour."""
     out = image.copy()
-    captions = captions or [caption(face) for face in faces]
+    captions = captions or [face.caption for face in faces]
     line = max(2, round(out.shape[1] / 300))  # a box edge still a pixel wide on a phone
     for face, text in zip(faces, captions):
         x, y, w, h = face.box

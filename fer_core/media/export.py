@@ -32,8 +32,9 @@ VIDEO_COLUMNS = (
     "confidence",
     *EMOTIONS,
     "analyzed",
+    "unsure",  # 1: the top probability is under the model's threshold; read the top two
 )
-PHOTO_COLUMNS = ("image", "face", "x", "y", "width", "height", "label", "confidence", *EMOTIONS, "runner_up")
+PHOTO_COLUMNS = ("image", "face", "x", "y", "width", "height", "label", "confidence", *EMOTIONS, "runner_up", "unsure")
 TIMELINE_COLUMNS = ("time_s", "face_id", *EMOTIONS)
 
 
@@ -58,7 +59,7 @@ def video_records(analysis: VideoAnalysis) -> list[dict]:
     for row in analysis.rows:
         x, y, w, h = row.box
         values = [round(row.time_s, 3), row.frame, row.face_id, x, y, w, h, row.label, round(row.confidence, 4)]
-        records.append(dict(zip(VIDEO_COLUMNS, [*values, *_probs(row.probs), int(row.analyzed)])))
+        records.append(dict(zip(VIDEO_COLUMNS, [*values, *_probs(row.probs), int(row.analyzed), int(row.unsure)])))
     return records
 
 
@@ -95,8 +96,7 @@ def video_json(analysis: VideoAnalysis) -> str:
 
 def runner_up(face: Face) -> str:
     """The second most likely emotion, with its probability."""
-    second = int(np.argsort(face.probs)[-2])
-    return f"{EMOTIONS[second]} {float(face.probs[second]):.0%}"
+    return f"{face.runner_up} {float(np.sort(face.probs)[-2]):.0%}"
 
 
 def photos_csv(results: Sequence[PhotoResult]) -> str:
@@ -106,7 +106,7 @@ def photos_csv(results: Sequence[PhotoResult]) -> str:
         for number, face in enumerate(result.faces, start=1):
             x, y, w, h = face.box
             values = [result.name, number, x, y, w, h, face.label, round(face.confidence, 4)]
-            rows.append([*values, *_probs(face.probs), runner_up(face)])
+            rows.append([*values, *_probs(face.probs), runner_up(face), int(face.unsure)])
     return _csv(PHOTO_COLUMNS, rows)
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from fer_core.faces.detection import Box, DetectorSettings, video_settings
 from fer_core.labels import EMOTIONS
-from fer_core.media.drawing import caption, draw_faces
+from fer_core.media.drawing import draw_faces
 from fer_core.media.tracking import FaceTracker, Track
 from fer_core.pipeline import Face
 
@@ -187,7 +187,7 @@ class FrameProcessor:
                 analysis_ms = 1000 * (self._clock() - started)
                 self._next_analysis = self._next_due(now, analysis_ms / 1000, 1 / settings.max_analyses_per_second)
             tracks = self.tracker.visible()
-            captions = [f"#{track.id} {caption(track.face)}" for track in tracks]
+            captions = [f"#{track.id} {track.caption}" for track in tracks]
             out = draw_faces(bgr, [track.face for track in tracks], captions, show_probs=settings.show_probs)
             self._last_frame = out  # one reference swapped, read by `record`
             failed = False

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.faces.detection import DetectorSettings
-from fer_core.media.drawing import caption, draw_faces
+from fer_core.media.drawing import draw_faces
 from fer_core.media.images import decode_image, encode_jpeg, encode_png, image_format
 from fer_core.model.preprocess import crop_face
 from fer_core.pipeline import EmotionPipeline, Face
@@ -71,7 +71,7 @@ def reading_order(faces: list[Face]) -> list[Face]:
 
 
 def numbered_captions(faces: list[Face]) -> list[str]:
-    return [f"#{number} {caption(face)}" for number, face in enumerate(faces, start=1)]
+    return [f"#{number} {face.caption}" for number, face in enumerate(faces, start=1)]
 
 
 def analyse_photo(

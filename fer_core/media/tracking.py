@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fer_core.faces.detection import Box, iou  # noqa: F401  iou is part of this module's interface
+from fer_core.labels import Reading
 from fer_core.pipeline import Face
 
 
 @dataclass
-class Track:
+class Track(Reading):
     """One face followed across frames."""
 
     id: int
@@ -27,18 +28,11 @@ class Track:
     last_seen: float
     hits: int = 1  # analyses in which the face was detected
     missed: int = 0  # analyses since it was last detected
+    unsure_below: float = 0.0  # the model's threshold, from the face the track started with
 
     @property
     def face(self) -> Face:
-        return Face(self.box, self.probs)
-
-    @property
-    def label(self) -> str:
-        return self.face.label
-
-    @property
-    def confidence(self) -> float:
-        return self.face.confidence
+        return Face(self.box, self.probs, self.unsure_below)
 
     @property
     def area(self) -> int:
@@ -85,7 +79,8 @@ class FaceTracker:
         for f, face in enumerate(faces):
             if f not in matched_faces:
                 probs = np.asarray(face.probs, np.float64).copy()
-                self.tracks.append(Track(self._next_id, face.box, probs, timestamp, timestamp))
+                track = Track(self._next_id, face.box, probs, timestamp, timestamp, unsure_below=face.unsure_below)
+                self.tracks.append(track)
                 self._next_id += 1
         return self.visible()
 

@@ -32,8 +32,8 @@ import av
 import numpy as np
 
 from fer_core.faces.detection import Box, DetectorSettings, video_settings
-from fer_core.labels import EMOTIONS
-from fer_core.media.drawing import caption, draw_faces
+from fer_core.labels import EMOTIONS, Reading
+from fer_core.media.drawing import draw_faces
 from fer_core.media.tracking import FaceTracker
 from fer_core.pipeline import EmotionPipeline
 
@@ -115,7 +115,7 @@ class VideoInfo:
 
 
 @dataclass(frozen=True)
-class FaceRow:
+class FaceRow(Reading):
     """One face on one frame: where it was drawn and its smoothed probabilities there."""
 
     frame: int  # 0-based frame number
@@ -124,14 +124,7 @@ class FaceRow:
     box: Box
     probs: np.ndarray = field(repr=False)  # (7,) in EMOTIONS order
     analyzed: bool  # the model ran on this frame (else the box and probabilities carry over)
-
-    @property
-    def label(self) -> str:
-        return EMOTIONS[int(np.argmax(self.probs))]
-
-    @property
-    def confidence(self) -> float:
-        return float(np.max(self.probs))
+    unsure_below: float = 0.0  # the model's threshold
 
 
 @dataclass(frozen=True)
@@ -347,9 +340,10 @@ class _Labeller:
         for track in tracks:
             self.ids.setdefault(track.id, len(self.ids) + 1)
         self.rows += [
-            FaceRow(number, time_s, self.ids[t.id], t.box, t.probs.copy(), is_analyzed and not t.missed) for t in tracks
+            FaceRow(number, time_s, self.ids[t.id], t.box, t.probs.copy(), is_analyzed and not t.missed, t.unsure_below)
+            for t in tracks
         ]
-        captions = [f"#{self.ids[track.id]} {caption(track.face)}" for track in tracks]
+        captions = [f"#{self.ids[track.id]} {track.caption}" for track in tracks]
         return draw_faces(bgr, [track.face for track in tracks], captions, self.settings.show_probs)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import time
@@ -49,6 +50,7 @@ MODELS_DIR = PROJECT_DIR / "models"
 # A model is a folder in models/ (a network's model.keras, or an ensemble's manifest) or a .keras file.
 DEFAULT_MODEL = MODELS_DIR / "fer_vgg"
 NETWORK_FILE = "model.keras"
+CARD_FILE = "model_card.json"  # what a model's folder records of it (fer_core.reporting.cards writes it)
 # The fast single-view model for frame after frame (the live page, video files), when it is shipped.
 LIVE_MODEL = MODELS_DIR / "fer_live" / "model.keras"
 
@@ -110,6 +112,20 @@ def _load_network(path: Path):
         ) from error
 
 
+def unsure_threshold(path: str | Path) -> float:
+    """The top probability under which the model at `path` calls a face unsure: its card's
+    `unsure_below`, chosen on real photos (bench/unsure_threshold.py); 0 (never unsure) without one."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent if path.name == NETWORK_FILE else None
+    card = folder / CARD_FILE if folder else None
+    if card is None or not card.is_file():
+        return 0.0
+    try:
+        return float(json.loads(card.read_text()).get("unsure_below", 0.0))
+    except (ValueError, TypeError, AttributeError):
+        return 0.0
+
+
 class Classifier:
     """A Keras model wrapped in one compiled graph that takes any batch size.
 
@@ -120,8 +136,9 @@ class Classifier:
     instead (`opencv_net`), faster for the few faces of a frame.
     """
 
-    def __init__(self, model, tta: str = "none", engine: str = "auto"):
-        """`engine`: "auto" runs the network in OpenCV where it can (see below), "tensorflow" always in TensorFlow."""
+    def __init__(self, model, tta: str = "none", engine: str = "auto", unsure_below: float = 0.0):
+        """`engine`: "auto" runs the network in OpenCV where it can (see below), "tensorflow" always in TensorFlow.
+        `unsure_below`: a face whose top probability is under it is shown as unsure (0: never)."""
         import_tensorflow()
         if tta not in TTA_VIEWS:
             raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_VIEWS)}")
@@ -130,6 +147,7 @@ class Classifier:
         self.model = model
         self.labels = EMOTIONS
         self.tta = tta
+        self.unsure_below = unsure_below
         shifts = TTA_VIEWS[tta]
         from fer_core.model.architecture import for_inference
 
@@ -142,7 +160,7 @@ class Classifier:
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, tta: str = "none", engine: str = "auto") -> Classifier:
-        classifier = cls(load_model(path), tta=tta, engine=engine)
+        classifier = cls(load_model(path), tta=tta, engine=engine, unsure_below=unsure_threshold(path))
         classifier.predict_batch(np.zeros((1, FACE_SIZE, FACE_SIZE, 1), np.uint8))  # warm up now, not on the first face
         return classifier
 

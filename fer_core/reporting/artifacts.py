@@ -17,7 +17,7 @@ import numpy as np
 
 from fer_core.datasets import FaceDataset
 from fer_core.labels import EMOTIONS
-from fer_core.model.classifier import Classifier
+from fer_core.model.classifier import CARD_FILE, Classifier
 from fer_core.model.ensemble import MANIFEST_FILE
 from fer_core.paths import shown_path
 from fer_core.reporting.evaluation import ClassScores, Evaluation
@@ -25,7 +25,6 @@ from fer_core.reporting.evaluation import ClassScores, Evaluation
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
 EVALUATION_FILE = "evaluation.json"
-CARD_FILE = "model_card.json"
 RUN_FILES = (MODEL_FILE, MANIFEST_FILE, HISTORY_FILE, EVALUATION_FILE, CARD_FILE)
 
 RETRAIN = "restore it from git, or train the model again with `python -m fer_core train --data <FER2013> --out {path}`"
