@@ -429,6 +429,12 @@ def test_a_stage_with_real_photos_trains_on_the_apps_crops_and_picks_its_epoch_b
     assert state["best_score"] == pytest.approx(max(h["score"] for h in history))
     (stage,) = read_recipe(out / "recipe.json")
     assert stage.real_photos == "photos" and stage.real_photos_list == "train.txt" and stage.real_repeat == 3
+    card = json.loads((out / "model_card.json").read_text())  # the card says what real photos it saw
+    real = card["real_photos"]
+    assert real["trained_on"] == {"list": "train.txt", "photos": 4} and real["held_out"]["photos"] == 2
+    kept = next(h for h in history if h["epoch"] == state["best_epoch"])
+    assert real["held_out_scores"]["accuracy"] == pytest.approx(kept["real_accuracy"], abs=1e-4)
+    assert "held-out real photos" in card["kept"]
     probs = Classifier.load(out).predict_batch(np.zeros((2, 48, 48, 1), np.uint8))
     assert probs.dtype == np.float32 and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
 

@@ -536,7 +536,8 @@ def train_stage(run: Run, stage: Stage, number: int, start: str | None, strategy
 
 def _kept(stage: Stage, validate: bool, state: dict) -> str:
     kept = (
-        f"the weight average of epoch {state.get('best_epoch')} (best on the validation split)"
+        f"the weight average of epoch {state.get('best_epoch')} (best on the validation split"
+        + (" and the held-out real photos)" if stage.real_photos_holdout else ")")
         if validate
         else "the last epoch's weight average"
     )
@@ -595,7 +596,7 @@ def write_model(run: Run, folders: list[Path], log=print) -> Path:
         "architecture": f"vgg {'-'.join(map(str, last.widths))}" + (" (distilled)" if last.teacher else ""),
         "epochs_run": sum(s["epochs"] for s in own),
         "best_epoch": states[-1].get("best_epoch"),
-        "kept": states[-1].get("kept"),
+        "kept": _kept(last, states[-1].get("best_epoch") is not None, states[-1]),
         "stopped_early": bool(states[-1].get("stopped_early")),
         "training_seconds": round(sum(s["seconds"] for s in own), 1),
         **stage_totals(stages),
@@ -604,8 +605,42 @@ def write_model(run: Run, folders: list[Path], log=print) -> Path:
         "trained": states[0].get("started"),
         "config": recipe,
     }
+    real = _real_photo_facts(run.stages, states[-1], _StageFiles(folders[-1]).read_history())
+    if real:
+        facts["real_photos"] = real
     write_card(out, x_test, y_test, facts, run.data, train_labels=y_train, log=log)
     return out
+
+
+def _real_photo_facts(stages: list[Stage], state: dict, history: list[dict]) -> dict | None:
+    """What a card says of the real photos a run trained on: the folder, the lists of photos trained on
+    and held out, and the held-out photos' scores at the epoch kept (None when no stage read any)."""
+    from fer_core.reporting.cards import portable_path
+
+    used = [s for s in stages if s.real_photos]
+    if not used:
+        return None
+
+    def listed(path: str | None) -> dict | None:
+        return {"list": portable_path(path), "photos": len(Path(path).read_text().split())} if path else None
+
+    last = used[-1]
+    facts = {
+        "folder": portable_path(last.real_photos),
+        "trained_on": listed(last.real_photos_list) or "every photo of the folder",
+        "held_out": listed(last.real_photos_holdout),
+        "times_an_epoch": last.real_repeat,
+    }
+    kept = state.get("best_epoch")
+    record = next((r for r in reversed(history) if r["epoch"] == kept), history[-1] if history else None)
+    if last.real_photos_holdout and record and "real_accuracy" in record:
+        facts["held_out_scores"] = {
+            "epoch": record["epoch"],
+            "accuracy": round(record["real_accuracy"], 4),
+            "macro_f1": round(record["real_macro_f1"], 4),
+            "whole_photo_accuracy": round(record["real_whole_accuracy"], 4),
+        }
+    return facts
 
 
 def make_strategy(name: str = "default"):
