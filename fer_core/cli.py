@@ -277,24 +277,23 @@ class _EvaluationProgress:
             print(line, file=sys.stderr, flush=True)
 
 
-def _run_train(args) -> int:
+def recipe_stages(args) -> list[Stage]:
+    """The stages to train: the recipe's (or one stage of the defaults) with the command line's settings.
+    Stage settings apply to every stage; real-photo paths re-point the stages that read real photos (a
+    recipe's fine-tuning stage), or every stage of a recipe that reads none; the start, pruning,
+    framing, averaging and teacher options apply to the first."""
     import dataclasses
 
-    from fer_core.training.data import pack
-    from fer_core.training.trainer import make_strategy, read_recipe, train
+    from fer_core.training.trainer import read_recipe
 
-    if not Path(args.data).exists():
-        raise ValueError(f"no data at {args.data}: give a FER2013 folder (train/, test/) or fer2013.csv")
-    if args.pack:
-        pack(args.data, args.pack)
-        return 0
-    if (Path(args.out) / "model.keras").exists() and not args.force:
-        raise ValueError(f"{args.out} already holds a model; give another --out, or --force to replace it")
     stages = read_recipe(args.config) if args.config else [Stage()]
-    given = {name: getattr(args, name) for name in (*STAGE_OPTIONS, *REAL_PHOTO_OPTIONS) if name in args}
+    given = {name: getattr(args, name) for name in STAGE_OPTIONS if name in args}
     if "widths" in args:
         given["widths"] = tuple(int(w) for w in args.widths.split(","))
     stages = [dataclasses.replace(stage, **given) for stage in stages]
+    paths = {name: getattr(args, name) for name in REAL_PHOTO_OPTIONS if name in args}
+    readers = [i for i, stage in enumerate(stages) if stage.real_photos] or range(len(stages))
+    stages = [dataclasses.replace(s, **paths) if i in readers else s for i, s in enumerate(stages)]
     first = {
         "init_from": args.init_from or stages[0].init_from,
         "prune": args.prune or stages[0].prune,
@@ -303,6 +302,21 @@ def _run_train(args) -> int:
         "teacher": tuple(args.teacher or stages[0].teacher),
     }
     stages[0] = dataclasses.replace(stages[0], **first)
+    return stages
+
+
+def _run_train(args) -> int:
+    from fer_core.training.data import pack
+    from fer_core.training.trainer import make_strategy, train
+
+    if not Path(args.data).exists():
+        raise ValueError(f"no data at {args.data}: give a FER2013 folder (train/, test/) or fer2013.csv")
+    if args.pack:
+        pack(args.data, args.pack)
+        return 0
+    if (Path(args.out) / "model.keras").exists() and not args.force:
+        raise ValueError(f"{args.out} already holds a model; give another --out, or --force to replace it")
+    stages = recipe_stages(args)
     run = Run(args.data, args.out, args.work_dir, args.limit, args.steps_per_epoch, stages)
     out = train(run, strategy=make_strategy(args.strategy))
     print(f"wrote {out}/model.keras" if out else "worker done; the chief wrote the model")

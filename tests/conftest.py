@@ -30,6 +30,17 @@ def fer2013() -> Path:
     return FER2013
 
 
+# Real photos of faces (news and web pictures, one class folder each): ../shared/wild-dev, not shipped.
+WILD_DEV = ROOT.parent / "shared" / "wild-dev"
+
+
+@pytest.fixture(scope="session")
+def wild_dev() -> Path:
+    if not any(WILD_DEV.glob("*/*.jpg")):
+        pytest.skip(f"no real photos at {WILD_DEV} (the wild-dev set is not shipped)")
+    return WILD_DEV
+
+
 @pytest.fixture(scope="session")
 def astronaut_bgr() -> np.ndarray:
     """A smiling frontal face (scikit-image's sample photo), as BGR."""

@@ -4,10 +4,12 @@ import pytest
 from fer_core.model.classifier import DEFAULT_MODEL, Classifier, ModelError
 
 # The shipped models must keep at least these accuracies on FER2013's public test split: the
-# photo model (an ensemble read with mirror views) scores 71.08% (the 71% asked of it), the live model
-# (one view) 68.1%.
+# photo model (an ensemble read with mirror views) scores 71.13% (the 71% asked of it), the live model
+# (one view) 65.6%. The live model was fine-tuned for real photos and webcams (issue 43): it gave up
+# 2.5 points here (68.1% before) for 3.2 points end to end on real photos of people it never saw
+# (tests/test_real_faces.py holds those floors; docs/real_faces.md has the figures).
 ACCURACY_FLOOR = 0.710
-LIVE_ACCURACY_FLOOR = 0.675
+LIVE_ACCURACY_FLOOR = 0.650
 
 
 def test_batch_and_single_calls_agree(pipeline):
@@ -36,7 +38,7 @@ def test_shipped_model_meets_the_accuracy_floor(pipeline, fer2013):
     assert evaluation.n == 3589
     assert evaluation.accuracy >= ACCURACY_FLOOR
     # The photo model's targets besides accuracy: macro-F1, and the two rarest-read classes' recall
-    # no lower than the first shipped model's (0.46 and 0.45); it scores 0.697, 0.59 and 0.52.
+    # no lower than the first shipped model's (0.46 and 0.45); it scores 0.697, 0.61 and 0.52.
     assert evaluation.macro_f1 >= 0.68
     assert evaluation.per_class["disgust"].recall >= 0.46 and evaluation.per_class["fear"].recall >= 0.45
     assert min(s.recall for s in evaluation.per_class.values()) > 0.2  # no class collapses

@@ -24,7 +24,8 @@ def test_predict_json_shape(photo, capsys):
     results = json.loads(capsys.readouterr().out)
     assert len(results) == 1 and results[0]["image"] == str(photo)
     face = results[0]["faces"][0]
-    assert set(face) == {"box", "label", "confidence", "probabilities"}
+    assert set(face) == {"box", "label", "confidence", "unsure", "runner_up", "probabilities"}
+    assert face["unsure"] is False  # the astronaut smiles plainly
     assert set(face["box"]) == {"x", "y", "width", "height"}
     assert face["label"] == "happy"
     assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
@@ -146,3 +147,16 @@ def test_version_is_written_once_and_printed():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "fer_core.__version__"}
+
+
+def test_real_photo_paths_re_point_only_the_stages_that_read_real_photos():
+    from fer_core.cli import build_parser, recipe_stages
+
+    args = build_parser().parse_args(
+        ["train", "--config", "models/fer_live/recipe.json", "--data", "x", "--real-photos", "/data/wild-dev"]
+    )
+    stages = recipe_stages(args)  # the shipped live model: two FER2013 stages, then one with real photos
+    assert [stage.real_photos for stage in stages] == [None, None, "/data/wild-dev"]
+    assert stages[2].real_photos_list == "models/fer_live/wild_dev_train.txt"
+    plain = recipe_stages(build_parser().parse_args(["train", "--data", "x", "--real-photos", "/data/wild-dev"]))
+    assert [stage.real_photos for stage in plain] == ["/data/wild-dev"]

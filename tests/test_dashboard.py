@@ -352,3 +352,13 @@ def test_a_staged_model_says_where_each_stage_ran_and_never_that_it_started_from
         "stage 1: 99 epochs from scratch on a GPU" in text
         and "stage 2: 22 epochs from the stage before on a CPU" in text
     )
+
+
+def test_the_shipped_cards_say_which_real_photos_each_model_saw_and_when_it_is_unsure(monkeypatch):
+    at = open_page(monkeypatch, None)
+    facts = at.table[0].value["value"]
+    assert "held-out photos of other people" in facts["Real photos"]  # a member that trained on wild-dev
+    assert facts["Shown as unsure"].startswith("top probability under ")
+    at.selectbox[0].set_value("fer_live").run()
+    facts = at.table[0].value["value"]
+    assert "420 photos of wild-dev (models/fer_live/wild_dev_train.txt)" in facts["Real photos"]

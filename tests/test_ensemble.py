@@ -79,7 +79,7 @@ def test_the_shipped_photo_model_is_a_manifest_of_its_four_members(photo_model):
 
     assert not (DEFAULT_MODEL / MODEL_FILE).exists()
     members = json.loads((DEFAULT_MODEL / MANIFEST_FILE).read_text())["members"]
-    assert members == ["../fer_vgg_s21", "../fer_vgg_s22", "../fer_vgg_s26", "../fer_vgg_s27"]
+    assert members == ["../fer_vgg_s21", "../fer_vgg_s22", "../fer_vgg_real_s26", "../fer_vgg_s27"]
     nested = [layer.name for layer in photo_model.layers if isinstance(layer, keras.Model)]
     assert nested == [f"member_{i}" for i in range(1, 5)]
 

@@ -79,6 +79,8 @@ def processor_for(pipeline: FakePipeline, settings: LiveSettings = LiveSettings(
 class FixedClassifier:
     """Stands in for the CNN behind the real detector and crop path: every face is 'happy'."""
 
+    unsure_below = 0.0  # never unsure
+
     def __init__(self):
         self.batches = 0
 

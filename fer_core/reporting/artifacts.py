@@ -111,6 +111,9 @@ class ModelCard:
     config: dict = field(default_factory=dict)
     summary: str = ""
     members: list[str] = field(default_factory=list)  # an ensemble's member runs, by directory name
+    # The real photos it trained on besides FER2013 (an ensemble's: per member), or None.
+    real_photos: dict | None = None
+    unsure_below: float | None = None  # the top probability under which a face is shown as unsure
 
     @classmethod
     def from_json(cls, data: dict) -> ModelCard:
@@ -119,10 +122,12 @@ class ModelCard:
         known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
         for name in ("parameters", "file_size_bytes", "epochs_run", "best_epoch", "total_epochs"):
             known[name] = _integer(data.get(name), name)
-        for name in ("training_seconds", "total_training_seconds", "test_accuracy", "test_macro_f1", "ms_per_face"):
+        numbers = ("training_seconds", "total_training_seconds", "test_accuracy", "test_macro_f1", "ms_per_face")
+        for name in (*numbers, "unsure_below"):
             known[name] = _number(data.get(name), name)
         known["data"] = _data_used(data.get("data") or {})
         known["config"] = data.get("config") if isinstance(data.get("config"), dict) else {}
+        known["real_photos"] = data.get("real_photos") if isinstance(data.get("real_photos"), dict) else None
         stages = data.get("stages") or []
         known["stages"] = [stage for stage in stages if isinstance(stage, dict)] if isinstance(stages, list) else []
         members = data.get("members") or []

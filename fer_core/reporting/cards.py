@@ -157,8 +157,8 @@ def model_summary(model) -> list[str]:
 
 
 def ensemble_facts(folder: str | Path) -> dict:
-    """What an ensemble's card says beyond what is measured: its members, views and their lineage,
-    read from the manifest and the members' cards."""
+    """What an ensemble's card says beyond what is measured: its members, views and their lineage, and
+    the real photos any member trained on, read from the manifest and the members' cards."""
     from fer_core.model.ensemble import read_manifest
     from fer_core.model.preprocess import TTA_VIEWS
 
@@ -171,6 +171,7 @@ def ensemble_facts(folder: str | Path) -> dict:
     described = f" over {2 * len(shifts)} views of each face" if shifts else ""
     stages = list({stage.get("name"): stage for card in cards for stage in training_stages(card)}.values())
     hardware = sorted({c["hardware"] for c in cards if c.get("hardware")})
+    real = {d.resolve().name: c["real_photos"] for d, c in zip(member_dirs, cards) if c.get("real_photos")}
     return {
         "architecture": f"ensemble: mean of {len(cards)} {kinds}{described}",
         "members": [d.resolve().name for d in member_dirs],
@@ -179,5 +180,6 @@ def ensemble_facts(folder: str | Path) -> dict:
         **stage_totals(stages),
         **({"hardware": "; ".join(hardware)} if hardware else {}),
         "trained": min(c.get("trained") or "" for c in cards) or None,
+        **({"real_photos": real} if real else {}),  # the members that also trained on real photos
         "config": {"members": {d.resolve().name: c.get("config", {}) for d, c in zip(member_dirs, cards)}},
     }

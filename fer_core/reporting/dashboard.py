@@ -165,6 +165,23 @@ def lineage(card: ModelCard) -> str | None:
     return f"Trained in {len(parts)} stages: " + "; ".join(parts) + "."
 
 
+def real_photos_text(real: dict) -> str:
+    """What a card says of the real photos a model (or each member of an ensemble) trained on."""
+    if "folder" not in real:  # an ensemble's: member -> facts
+        return "; ".join(f"{member}: {real_photos_text(facts)}" for member, facts in real.items())
+    listed = real.get("trained_on")
+    trained = f"{real['folder']}, every photo"
+    if isinstance(listed, dict):
+        trained = f"{listed['photos']} photos of {real['folder']} ({listed['list']})"
+    scores, held = real.get("held_out_scores"), real.get("held_out")
+    if scores and isinstance(held, dict):
+        return (
+            f"{trained}; on {held['photos']} held-out photos of other people, {scores['accuracy']:.1%} "
+            f"(macro-F1 {scores['macro_f1']:.3f})"
+        )
+    return trained
+
+
 def card_facts(card: ModelCard, run: ModelRun) -> dict[str, object]:
     """The model card's table: label -> value (None where the card does not record it)."""
     total_time = duration(card.total_training_seconds) if card.total_training_seconds is not None else None
@@ -192,6 +209,10 @@ def card_facts(card: ModelCard, run: ModelRun) -> dict[str, object]:
         "Test macro F1": f"{card.test_macro_f1:.3f}" if card.test_macro_f1 is not None else None,
         "Time per face": f"{card.ms_per_face:.1f} ms" if card.ms_per_face is not None else None,
     }
+    if card.real_photos:
+        facts["Real photos"] = real_photos_text(card.real_photos)
+    if card.unsure_below:
+        facts["Shown as unsure"] = f"top probability under {card.unsure_below:.0%}"
     if card.members:
         facts = {"Architecture": facts.pop("Architecture"), "Members": ", ".join(card.members), **facts}
     if started_from(card):
