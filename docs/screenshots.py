@@ -4,6 +4,7 @@
 it (docs/astronaut.jpg uploaded to the photo page, a fake camera showing it on the live page, a
 3-second clip of it analysed on the video page), and writes <page>_<width>.png into --out. With
 --docs it also writes the README's photo-page screenshots (docs/photo_page.jpg, docs/photo_page_phone.jpg).
+`--photo` shows another photo (on the photo and live pages), `--pages` shoots only some pages.
 Needs Chromium (/usr/bin/chromium) and the dev requirements (playwright; the clip comes from tests/).
 """
 
@@ -64,6 +65,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / ".cache" / "screenshots")
     parser.add_argument("--docs", action="store_true", help="also write the README's photo-page screenshots")
+    parser.add_argument("--photo", type=Path, default=ROOT / "docs" / "astronaut.jpg", help="the photo shown")
+    parser.add_argument("--pages", nargs="+", choices=PAGES, default=list(PAGES), help="only these pages")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -72,7 +75,7 @@ def main() -> None:
     from tests.video_clips import face_clip
 
     scratch = Path(tempfile.mkdtemp())
-    photo = ROOT / "docs" / "astronaut.jpg"
+    photo = args.photo
     fake_camera(photo, scratch / "camera.y4m")
     face_clip(scratch / "clip.mp4", seconds=3.0)
     with socket.socket() as sock:
@@ -96,7 +99,7 @@ def main() -> None:
             for width, height in WIDTHS.items():
                 page = browser.new_page(viewport={"width": width, "height": height})
                 page.set_default_timeout(90_000)
-                for name in PAGES:
+                for name in args.pages:
                     page.goto(f"{base}/{'' if name == 'home' else name}")
                     page.get_by_role("heading").first.wait_for()
                     time.sleep(2)
