@@ -329,8 +329,9 @@ def _run_ensemble(args) -> int:
     from fer_core.reporting.cards import ensemble_facts, write_card
 
     manifest = write_manifest(args.members, args.out, views=args.views)
-    test = load_split(args.data, "test")
-    write_card(args.out, test.images[..., None], test.labels, ensemble_facts(args.out), args.data)
+    test, train_labels = load_split(args.data, "test"), load_split(args.data, "train").labels
+    facts = ensemble_facts(args.out)
+    write_card(args.out, test.images[..., None], test.labels, facts, args.data, train_labels=train_labels)
     print(f"wrote {manifest}")
     return 0
 

@@ -8,6 +8,7 @@ import pytest
 
 from fer_core.cli import main
 from fer_core.datasets import load_split
+from fer_core.labels import EMOTIONS
 from fer_core.model.architecture import build_vgg
 from fer_core.model.classifier import Classifier, ModelError
 from fer_core.model.ensemble import MANIFEST_FILE, build_ensemble, write_manifest
@@ -100,6 +101,7 @@ def test_the_command_writes_a_manifest_evaluation_and_card(tmp_path, tiny_fer):
     assert run.card.parameters == sum(Classifier.load(m / MODEL_FILE).model.count_params() for m in members)
     assert run.card.file_size_bytes == sum((m / MODEL_FILE).stat().st_size for m in members)
     assert run.card.data.path == "fer"  # the data folder's name, not where it is on this machine
+    assert run.card.data.train_counts == {name: 6 for name in EMOTIONS}  # the dashboard's "Images per class"
     assert run.problems == []  # no history of its own is expected of an ensemble
     assert json.loads((out / EVALUATION_FILE).read_text())["accuracy"] == run.evaluation.accuracy
 
