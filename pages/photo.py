@@ -136,7 +136,10 @@ def show_faces(photo: AnalysedPhoto, key: str) -> None:
         thumbnail.image(crop, channels="BGR", caption=f"Face #{number}", width=120)
         why = thumbnail.toggle("Why this label?", key=f"why-{key}-{number}")
         chart.plotly_chart(
-            probability_bars(face.probs, title=f"Face #{number}: {face.caption}"),
+            probability_bars(
+                face.probs,
+                title=f"Face #{number}: " + (face.caption if face.unsure else f"{face.label} ({face.confidence:.0%})"),
+            ),
             key=f"face-{key}-{number}",
         )
         if why:
