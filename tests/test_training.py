@@ -366,7 +366,7 @@ def test_train_from_the_command_line_with_a_recipe_file_prints_no_tensorflow_noi
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.keras").write_bytes(b"old")
     args = ["--data", tiny_data, "--out", str(tmp_path / "model"), "--work-dir", str(tmp_path / "work")]
-    quick = ["--config", "models/fer_live/recipe.json", "--epochs", "1", "--steps-per-epoch", "1", "--force"]
+    quick = ["--config", "models/fer_vgg_s21/recipe.json", "--epochs", "1", "--steps-per-epoch", "1", "--force"]
     env = {key: value for key, value in os.environ.items() if key not in ("TF_CPP_MIN_LOG_LEVEL", "TF_CONFIG")}
     command = [sys.executable, "-m", "fer_core", "train", *args, *quick, "--widths", "8,8,16,16", "--batch-size", "16"]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -375,8 +375,18 @@ def test_train_from_the_command_line_with_a_recipe_file_prints_no_tensorflow_noi
     assert not noise, result.stderr
     assert (tmp_path / "model" / "model.keras").read_bytes() != b"old"
     stages = json.loads((tmp_path / "model" / "recipe.json").read_text())["stages"]
-    assert len(stages) == len(read_recipe(ROOT / "models/fer_live/recipe.json"))
+    assert len(stages) == len(read_recipe(ROOT / "models/fer_vgg_s21/recipe.json"))
     shutil.rmtree(tmp_path / "work")
+
+
+def test_a_recipe_whose_later_stage_reads_real_photos_says_at_once_where_they_are_missing(tiny_data, tmp_path, capsys):
+    """The live model's recipe ends with a real-photo stage: without the photos it stops before training."""
+    args = ["train", "--config", "models/fer_live/recipe.json", "--data", tiny_data, "--out", str(tmp_path / "m")]
+    args += ["--work-dir", str(tmp_path / "work"), "--real-photos", str(tmp_path / "none")]
+    assert main(args) == 1
+    error = capsys.readouterr().err
+    assert f"no real photos at {tmp_path / 'none'}" in error and "--real-photos" in error
+    assert not (tmp_path / "work").exists()  # no stage started
 
 
 # Real photos

@@ -347,21 +347,34 @@ def _framed(work_dir: Path, images: np.ndarray, labels: np.ndarray, log) -> tupl
     return arrays["x"][..., None], arrays["y"].astype(np.int64)
 
 
-def _real_photos(stage: Stage, work_dir: Path, log) -> tuple:
-    """The stage's real photos: (training faces grey, BGR, labels) repeated `real_repeat` times, or None;
-    and the held-out photos (`data.RealPhotos`), or None."""
-    from fer_core.training.data import read_photo_list, real_photos
+def _real_photo_lists(stage: Stage) -> tuple[list[str], list[str]]:
+    """The photos a stage trains on and holds out, after checking that its real-photo settings can be
+    read (ValueError with what to give otherwise); ([], []) for a stage without real photos."""
+    from fer_core.training.data import read_photo_list
 
     if not stage.real_photos:
         if stage.real_photos_list or stage.real_photos_holdout:
             raise ValueError("real_photos_list and real_photos_holdout need real_photos (the photos' folder)")
-        return None, None
+        return [], []
     if not Path(stage.real_photos).is_dir():
-        raise ValueError(f"no real photos at {stage.real_photos}: give the folder of <class>/<image> photos")
+        raise ValueError(
+            f"no real photos at {stage.real_photos}: give the folder of <class>/<image> photos (--real-photos)"
+        )
     listed = read_photo_list(stage.real_photos_list) if stage.real_photos_list else []
     held = read_photo_list(stage.real_photos_holdout) if stage.real_photos_holdout else []
     if set(listed) & set(held):
         raise ValueError(f"{stage.real_photos_holdout} names photos that {stage.real_photos_list} trains on")
+    return listed, held
+
+
+def _real_photos(stage: Stage, work_dir: Path, log) -> tuple:
+    """The stage's real photos: (training faces grey, BGR, labels) repeated `real_repeat` times, or None;
+    and the held-out photos (`data.RealPhotos`), or None."""
+    from fer_core.training.data import real_photos
+
+    listed, held = _real_photo_lists(stage)
+    if not stage.real_photos:
+        return None, None
     training = holdout = None
     if listed:
         grey, colour, labels = real_photos(stage.real_photos, listed, work_dir, log).training_faces()
@@ -549,6 +562,8 @@ def train(run: Run, strategy=None, log=print) -> Path | None:
     recipe, evaluation and card to `run.out`; return `run.out`, or None on a worker that is not the chief."""
     from fer_core.model.classifier import import_tensorflow
 
+    for stage in run.stages:  # a later stage's missing photos are reported now, not after the first ones
+        _real_photo_lists(stage)
     tf = import_tensorflow()
     strategy = strategy or tf.distribute.get_strategy()
     start = run.stages[0].init_from
