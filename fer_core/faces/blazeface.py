@@ -31,11 +31,20 @@ class Candidate:
 
 
 class BlazeFace:
-    """The network and its decoding. `cv2.dnn.Net` is not safe to call from two threads at once, hence the lock."""
+    """The network and its decoding.
+
+    A `cv2.dnn.Net` sets itself up for the size of its input, and again whenever that size changes; the
+    photo search shows the network three sizes of every photo, so each size keeps a net of its own (the
+    three views of a 640x480 frame: 10.6 ms against 17.6 ms with one net, `bench/real_detection.py`). A
+    net is not safe to call from two threads at once, hence the lock."""
+
+    NETS_KEPT = 8  # nets for the most recently seen input sizes (photos come in many shapes)
 
     def __init__(self, path: Path = BLAZEFACE_PATH):
-        self.net = cv2.dnn.readNetFromTFLite(str(path))
-        self.outputs = self.net.getUnconnectedOutLayersNames()
+        self.path = path
+        first = cv2.dnn.readNetFromTFLite(str(path))  # raises cv2.error here for a file OpenCV cannot read
+        self.outputs = first.getUnconnectedOutLayersNames()
+        self._nets: dict[tuple[int, int], cv2.dnn.Net] = {(0, 0): first}  # the least recently used first
         self._anchors: dict[tuple[int, int], np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -44,8 +53,9 @@ class BlazeFace:
         height, width = bgr.shape[:2]
         blob = cv2.dnn.blobFromImage(bgr, 1 / 127.5, None, (127.5, 127.5, 127.5), swapRB=True)
         with self._lock:
-            self.net.setInput(blob)
-            outputs = self.net.forward(self.outputs)
+            net = self._net_for((height, width))
+            net.setInput(blob)
+            outputs = net.forward(self.outputs)
         logits = next(o for o in outputs if o.shape[-1] == 1).reshape(-1)
         regressions = next(o for o in outputs if o.shape[-1] == 16).reshape(-1, 16)
         keep = logits >= min_logit
@@ -57,6 +67,15 @@ class BlazeFace:
         corners = np.concatenate([centres - regressions[:, 2:4] / 2, centres + regressions[:, 2:4] / 2], 1)
         keypoints = regressions[:, 4:].reshape(-1, 6, 2) + anchors[:, None, :]
         return _weighted_nms(corners, logits, keypoints)
+
+    def _net_for(self, size: tuple[int, int]) -> cv2.dnn.Net:
+        """The net kept for inputs of `size` (the first net read takes the first size); the least recently
+        used one goes when more than NETS_KEPT are kept. Called under the lock."""
+        net = self._nets.pop(size, None) or self._nets.pop((0, 0), None) or cv2.dnn.readNetFromTFLite(str(self.path))
+        self._nets[size] = net
+        if len(self._nets) > self.NETS_KEPT:
+            del self._nets[next(iter(self._nets))]
+        return net
 
     def _anchors_of(self, height: int, width: int) -> np.ndarray:
         """Anchor centres in pixels: 2 per cell of the 8-pixel grid, then 6 per cell of the 16-pixel grid,

@@ -324,17 +324,19 @@ class FaceDetector:
         bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
         height, width = bgr.shape[:2]
         stricter = 0.25 * settings.min_neighbors
+        sides = [side for side in settings.view_short_sides if side <= max(settings.always_view, min(height, width))]
+        views = _Pyramid(bgr)
         sure: list[tuple[float, Candidate, Box]] = []
         unsure: list[tuple[float, Candidate, Box]] = []
-        for candidate in self._close_up_view(bgr, settings.closeup_logit + stricter):
+        for side in sorted(sides, reverse=True):  # the largest first: each smaller view is shrunk from the last
+            views.whole(side)
+        for candidate in self._close_up_view(views, settings.closeup_logit + stricter):
             sure.append((candidate.logit, candidate, self._square(candidate, settings)))
-        for side in settings.view_short_sides:
-            if side > max(settings.always_view, min(height, width)):
-                continue
+        for side in sides:
             # The verifier rescues unsure candidates of the small views only: a large view of a large image
             # proposes many weak candidates, and a few fool the verifier.
             floor = settings.mid_floor_logit if side <= settings.always_view else settings.mid_logit
-            for candidate in self._whole_view(bgr, side, floor + stricter):
+            for candidate in self._whole_view(views, side, floor + stricter):
                 scored = (candidate.logit, candidate, self._square(candidate, settings))
                 (sure if candidate.logit >= settings.mid_logit + stricter else unsure).append(scored)
         if unsure:
@@ -351,27 +353,23 @@ class FaceDetector:
             kept.append(DetectedFace(box, (eyes[0], eyes[1])))
         return sorted(kept, key=lambda face: face.box[2] * face.box[3], reverse=True)
 
-    def _close_up_view(self, bgr: np.ndarray, min_logit: float) -> list[Candidate]:
+    def _close_up_view(self, views: _Pyramid, min_logit: float) -> list[Candidate]:
         """BlazeFace on the whole image letterboxed into 128 x 128 with a border, in the image's pixels."""
-        height, width = bgr.shape[:2]
+        height, width = views.image.shape[:2]
         scale = 128 / (max(height, width) * (1 + 2 * self.settings.closeup_pad))
         inner = (max(1, round(width * scale)), max(1, round(height * scale)))
         left, top = (128 - inner[0]) // 2, (128 - inner[1]) // 2
-        canvas = cv2.copyMakeBorder(
-            cv2.resize(bgr, inner, interpolation=cv2.INTER_AREA),
-            top, 128 - inner[1] - top, left, 128 - inner[0] - left, cv2.BORDER_CONSTANT, value=(0, 0, 0),
-        )  # fmt: skip
+        bottom, right = 128 - inner[1] - top, 128 - inner[0] - left
+        canvas = cv2.copyMakeBorder(views.resized(inner), top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
         sx, sy = inner[0] / width, inner[1] / height
         return [_moved(c, (left, top), (sx, sy)) for c in self.blazeface.faces(canvas, min_logit)]
 
-    def _whole_view(self, bgr: np.ndarray, short_side: int, min_logit: float) -> list[Candidate]:
+    def _whole_view(self, views: _Pyramid, short_side: int, min_logit: float) -> list[Candidate]:
         """BlazeFace on the whole image with its shorter side rescaled to `short_side`, in the image's pixels."""
-        height, width = bgr.shape[:2]
-        scale = short_side / min(height, width)
-        size = (max(16, round(width * scale / 16) * 16), max(16, round(height * scale / 16) * 16))
-        resized = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        sx, sy = size[0] / width, size[1] / height
-        return [_moved(c, (0, 0), (sx, sy)) for c in self.blazeface.faces(resized, min_logit)]
+        height, width = views.image.shape[:2]
+        view = views.whole(short_side)
+        sx, sy = view.shape[1] / width, view.shape[0] / height
+        return [_moved(c, (0, 0), (sx, sy)) for c in self.blazeface.faces(view, min_logit)]
 
     def _square(self, candidate: Candidate, settings: DetectorSettings) -> Box:
         x0, y0, x1, y1 = candidate.corners
@@ -409,6 +407,46 @@ class FaceDetector:
         boxes = [p.box for p in proposals]
         scores = self.verifier.check(gray, boxes) + np.log([max(1, p.windows) for p in proposals])
         return list(zip(scores, boxes))
+
+
+class _Pyramid:
+    """An image and the rescaled copies made of it for the photo search. A copy is made from the smallest one
+    already made that is at least as large (the whole image at first): shrinking a 640x480 frame to 336x256
+    by averaging pixel areas costs 1.5 ms, and the 176x128 view from that copy 0.3 ms instead of 1.1."""
+
+    def __init__(self, image: np.ndarray):
+        self.image = image
+        self._copies: dict[tuple[int, int], np.ndarray] = {}
+
+    def whole(self, short_side: int) -> np.ndarray:
+        """The image with its shorter side at `short_side`, both sides rounded to multiples of 16 (BlazeFace's grid)."""
+        height, width = self.image.shape[:2]
+        scale = short_side / min(height, width)
+        return self.resized((max(16, round(width * scale / 16) * 16), max(16, round(height * scale / 16) * 16)))
+
+    def resized(self, size: tuple[int, int]) -> np.ndarray:
+        """The image stretched to `size` (width, height)."""
+        if size not in self._copies:
+            larger = [c for c in self._copies.values() if c.shape[1] >= size[0] and c.shape[0] >= size[1]]
+            source = min(larger, key=lambda c: c.shape[0] * c.shape[1], default=self.image)
+            if source.shape[1] < size[0] or source.shape[0] < size[1]:
+                source = self.image
+            self._copies[size] = _stretched(source, size)
+        return self._copies[size]
+
+
+def _stretched(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` resized to `size` (width, height): enlarged bilinearly; shrunk by averaging pixel areas, by a
+    whole factor first where it can (OpenCV's fast path), then by what is left."""
+    width, height = image.shape[1], image.shape[0]
+    factor = min(width // size[0], height // size[1])
+    if factor >= 2 and (width, height) != size:
+        image = cv2.resize(image[: height // factor * factor, : width // factor * factor],
+                           (width // factor, height // factor), interpolation=cv2.INTER_AREA)  # fmt: skip
+    if (image.shape[1], image.shape[0]) == size:
+        return image
+    shrinking = image.shape[1] >= size[0] and image.shape[0] >= size[1]
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
 def _grown(box: Box, scale: float) -> Box:
