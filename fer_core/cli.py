@@ -137,6 +137,14 @@ def _ensemble_parser(sub) -> None:
     p.add_argument(
         "--views", choices=list(TTA_VIEWS), default="flip", help="what each member reads: " + TTA_HELP.split(": ", 1)[1]
     )
+    p.add_argument(
+        "--sure-at",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="read the members in the order given, each face only until its top class has at least this mean "
+        "probability (0, the default: every member reads every face; bench/sure_at.py chooses it)",
+    )
 
 
 def _run_predict(args) -> int:
@@ -328,7 +336,7 @@ def _run_ensemble(args) -> int:
     from fer_core.model.ensemble import write_manifest
     from fer_core.reporting.cards import ensemble_facts, write_card
 
-    manifest = write_manifest(args.members, args.out, views=args.views)
+    manifest = write_manifest(args.members, args.out, views=args.views, sure_at=args.sure_at)
     test, train_labels = load_split(args.data, "test"), load_split(args.data, "train").labels
     facts = ensemble_facts(args.out)
     write_card(args.out, test.images[..., None], test.labels, facts, args.data, train_labels=train_labels)

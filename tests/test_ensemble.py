@@ -10,7 +10,7 @@ from fer_core.cli import main
 from fer_core.datasets import load_split
 from fer_core.labels import EMOTIONS
 from fer_core.model.architecture import build_vgg
-from fer_core.model.classifier import Classifier, ModelError
+from fer_core.model.classifier import Classifier, ModelError, SureFirst
 from fer_core.model.ensemble import MANIFEST_FILE, build_ensemble, write_manifest
 from fer_core.reporting.artifacts import CARD_FILE, EVALUATION_FILE, MODEL_FILE, read_run
 
@@ -80,7 +80,8 @@ def test_the_shipped_photo_model_is_a_manifest_of_its_four_members(photo_model):
 
     assert not (DEFAULT_MODEL / MODEL_FILE).exists()
     members = json.loads((DEFAULT_MODEL / MANIFEST_FILE).read_text())["members"]
-    assert members == ["../fer_vgg_s21", "../fer_vgg_s22", "../fer_vgg_real_s26", "../fer_vgg_s27"]
+    # the member that also trained on real photos reads first: most faces are sure after it (sure_at)
+    assert members == ["../fer_vgg_real_s26", "../fer_vgg_s21", "../fer_vgg_s22", "../fer_vgg_s27"]
     nested = [layer.name for layer in photo_model.layers if isinstance(layer, keras.Model)]
     assert nested == [f"member_{i}" for i in range(1, 5)]
 
@@ -126,3 +127,41 @@ def test_cli_says_what_is_wrong_in_one_line(tmp_path, tiny_fer, capsys):
     error = capsys.readouterr().err
     assert error.startswith("error: ") and "not a trained network's folder" in error
     assert error.count("\n") == 1
+
+
+def test_sure_first_reads_each_face_only_until_it_is_sure():
+    probs = [  # three members' probabilities of three faces (two classes are enough here)
+        np.array([[0.9, 0.1], [0.5, 0.5], [0.6, 0.4]]),
+        np.array([[0.1, 0.9], [0.9, 0.1], [0.4, 0.6]]),
+        np.array([[0.0, 1.0], [0.0, 1.0], [0.3, 0.7]]),
+    ]
+    read = []
+
+    def member(i):
+        def run(faces):
+            read.append((i, faces.tolist()))
+            return probs[i][faces]
+
+        return run
+
+    out = SureFirst([member(i) for i in range(3)], sure_at=0.65)(np.arange(3))
+    # face 0 is sure after the first member; face 1 after two (mean 0.7, 0.3); face 2 never: all three read it
+    assert read == [(0, [0, 1, 2]), (1, [1, 2]), (2, [2])]
+    assert np.allclose(out, [[0.9, 0.1], [0.7, 0.3], [13 / 30, 17 / 30]])
+
+
+def test_a_manifest_with_sure_at_loads_as_members_read_in_turn(tmp_path):
+    members = [member_run(tmp_path / "models" / f"run{seed}", seed) for seed in (1, 2)]
+    alone = [Classifier(keras.models.load_model(m / MODEL_FILE), tta="flip").predict_batch(faces(40)) for m in members]
+    sure_at = float(np.median(alone[0].max(axis=1)))  # half the faces stop after the first member
+    manifest = write_manifest(members, tmp_path / "models" / "ensemble", views="flip", sure_at=sure_at)
+    assert json.loads(manifest.read_text())["sure_at"] == sure_at
+
+    loaded = Classifier.load(manifest.parent).predict_batch(faces(40))
+    first_is_sure = alone[0].max(axis=1) >= sure_at
+    assert 0 < first_is_sure.sum() < 40
+    expected = np.where(first_is_sure[:, None], alone[0], np.mean(alone, axis=0))
+    assert np.allclose(loaded, expected, atol=1e-5)
+    assert main(["ensemble", *map(str, members), "--data", "x", "--sure-at", "1.5", "--out", str(tmp_path / "e")]) == 1
+    with pytest.raises(ValueError, match="sure_at must be a probability"):
+        write_manifest(members, tmp_path / "e2", sure_at=-0.1)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.labels import EMOTIONS
-from fer_core.model.ensemble import MANIFEST_FILE, load_ensemble
+from fer_core.model.ensemble import MANIFEST_FILE, load_ensemble, read_manifest
 from fer_core.model.opencv_net import OpenCVNet, opencv_net
 from fer_core.model.preprocess import FACE_SIZE, TTA_VIEWS  # noqa: F401  TTA_VIEWS: the CLI and benches import it from here
 from fer_core.paths import PROJECT_DIR, shown_path
@@ -133,12 +133,24 @@ class Classifier:
     milliseconds instead of the tens an eager `model.predict` spends on setup, and it runs
     a copy of the model with its batch normalisations folded in (`for_inference`).
     TensorFlow places it on a GPU when it sees one; on a CPU, a single-view network runs in OpenCV
-    instead (`opencv_net`), faster for the few faces of a frame.
+    instead (`opencv_net`), faster for the few faces of a frame. An ensemble whose manifest sets `sure_at`
+    has its members read in turn, each face only until it is sure (`ensemble.Manifest`).
     """
 
-    def __init__(self, model, tta: str = "none", engine: str = "auto", unsure_below: float = 0.0):
+    def __init__(
+        self,
+        model,
+        tta: str = "none",
+        engine: str = "auto",
+        unsure_below: float = 0.0,
+        sure_at: float = 0.0,
+        member_views: str = "none",
+    ):
         """`engine`: "auto" runs the network in OpenCV where it can (see below), "tensorflow" always in TensorFlow.
-        `unsure_below`: a face whose top probability is under it is shown as unsure (0: never)."""
+        `unsure_below`: a face whose top probability is under it is shown as unsure (0: never).
+        `sure_at`, `member_views`: for an ensemble (`model` holds its members as nested models), read the
+        members in turn, each in `member_views`, and stop at a face once it is this sure (0: every member
+        reads every face at once); not with test-time views of its own (`tta`)."""
         import_tensorflow()
         if tta not in TTA_VIEWS:
             raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_VIEWS)}")
@@ -155,12 +167,21 @@ class Classifier:
         self._inference = inference  # the copy whose variables a TensorFlow graph reads
         # On a CPU, OpenCV runs a plain single-view network faster than TensorFlow (opencv_net.py);
         # TensorFlow's graph is traced only where it runs.
+        members = _members(inference)
+        if sure_at and not shifts and len(members) > 1:
+            member_shifts = TTA_VIEWS[member_views]
+            self._run = SureFirst([_tensorflow_graph(member, member_shifts) for member in members], sure_at)
+            return
         opencv = None if shifts or engine == "tensorflow" else opencv_net(inference)
         self._run = opencv if opencv is not None else _tensorflow_graph(inference, shifts)
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, tta: str = "none", engine: str = "auto") -> Classifier:
-        classifier = cls(load_model(path), tta=tta, engine=engine, unsure_below=unsure_threshold(path))
+        path = Path(path)
+        model = load_model(path)  # checks an ensemble's manifest too
+        manifest = read_manifest(path) if (path / MANIFEST_FILE).is_file() else None
+        reading = {"sure_at": manifest.sure_at, "member_views": manifest.views} if manifest else {}
+        classifier = cls(model, tta=tta, engine=engine, unsure_below=unsure_threshold(path), **reading)
         classifier.predict_batch(np.zeros((1, FACE_SIZE, FACE_SIZE, 1), np.uint8))  # warm up now, not on the first face
         return classifier
 
@@ -177,17 +198,49 @@ class Classifier:
         """What runs the network: "opencv" or "tensorflow"."""
         return "opencv" if isinstance(self._run, OpenCVNet) else "tensorflow"
 
-    def time_single_face(self, repeats: int = 200) -> float:
-        """Median milliseconds to classify one face (after warm-up)."""
-        face = np.random.default_rng(0).integers(0, 256, (1, FACE_SIZE, FACE_SIZE, 1), np.uint8)
-        for _ in range(10):
-            self.predict_batch(face)
+    def time_single_face(self, repeats: int = 200, faces: np.ndarray | None = None) -> float:
+        """Median milliseconds to classify one face (after warm-up), each of `faces` in turn ((N, 48, 48, 1)
+        uint8: real faces, where an ensemble that reads its members in turn stops early), else random pixels."""
+        if faces is None:
+            faces = np.random.default_rng(0).integers(0, 256, (1, FACE_SIZE, FACE_SIZE, 1), np.uint8)
+        for i in range(10):
+            self.predict_batch(faces[i % len(faces)][None])
         times = []
-        for _ in range(repeats):
+        for i in range(repeats):
+            face = faces[i % len(faces)][None]
             start = time.perf_counter()
             self.predict_batch(face)
             times.append(time.perf_counter() - start)
         return 1000 * float(np.median(times))
+
+
+class SureFirst:
+    """An ensemble's members read in turn (`ensemble.Manifest.sure_at`): every face by the first; then each
+    face whose mean so far is under `sure_at` on every class by the next, and so on. A face's probabilities
+    are the mean of the members that read it."""
+
+    def __init__(self, members: list, sure_at: float):
+        self.members = members  # each: (N, 48, 48, 1) uint8 -> (N, 7) probabilities
+        self.sure_at = sure_at
+
+    def __call__(self, faces: np.ndarray) -> np.ndarray:
+        total = np.asarray(self.members[0](faces), np.float32)
+        probs = total.copy()
+        unsure = np.flatnonzero(probs.max(axis=1) < self.sure_at)
+        for read, member in enumerate(self.members[1:], start=2):
+            if not len(unsure):
+                break
+            total[unsure] += member(faces[unsure])
+            probs[unsure] = total[unsure] / read
+            unsure = unsure[probs[unsure].max(axis=1) < self.sure_at]
+        return probs
+
+
+def _members(model) -> list:
+    """The networks nested in `model` (an ensemble's members, in the order it reads them); none in a network."""
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.Model)]
 
 
 def _tensorflow_graph(inference, shifts: tuple[tuple[int, int], ...]):

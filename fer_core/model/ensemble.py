@@ -25,10 +25,17 @@ MEMBER_FILE = "model.keras"
 
 @dataclass
 class Manifest:
-    """An ensemble: its members' folders (relative to the manifest's folder) and the views they read."""
+    """An ensemble: its members' folders (relative to the manifest's folder) and the views they read, and
+    how sure a face must be to stop reading it.
+
+    `sure_at` (0 to 1; 0: every member reads every face): the classifier reads the members in the
+    manifest's order, and a face whose mean so far gives its top class at least this probability is
+    not read by the members after (most faces are clear, and the first member alone reads them as the
+    whole ensemble would). The first member should be the one that reads real photos best."""
 
     members: list[str]
     views: str = "flip"
+    sure_at: float = 0.0
 
     def member_dirs(self, folder: Path) -> list[Path]:
         return [Path(folder) / member for member in self.members]
@@ -42,11 +49,15 @@ def read_manifest(folder: str | Path) -> Manifest:
         raise ValueError(f"{MANIFEST_FILE} lists no members")
     if views not in TTA_VIEWS:
         raise ValueError(f"unknown views {views!r}; choose one of {', '.join(TTA_VIEWS)}")
-    return Manifest(members, views)
+    sure_at = data.get("sure_at", 0.0)
+    if isinstance(sure_at, bool) or not isinstance(sure_at, (int, float)) or not 0 <= sure_at <= 1:
+        raise ValueError(f"sure_at must be a probability from 0 to 1, not {sure_at!r}")
+    return Manifest(members, views, float(sure_at))
 
 
-def write_manifest(member_dirs: list[str | Path], out: str | Path, views: str = "flip") -> Path:
-    """Write `out/ensemble.json` naming `member_dirs` (trained models' folders) and `views`."""
+def write_manifest(member_dirs: list[str | Path], out: str | Path, views: str = "flip", sure_at: float = 0.0) -> Path:
+    """Write `out/ensemble.json` naming `member_dirs` (trained models' folders, in reading order), `views`
+    and `sure_at` (see Manifest)."""
     out = Path(out)
     member_dirs = [Path(d) for d in member_dirs]
     for directory in member_dirs:
@@ -58,9 +69,12 @@ def write_manifest(member_dirs: list[str | Path], out: str | Path, views: str = 
         raise ValueError(f"unknown views {views!r}; choose one of {', '.join(TTA_VIEWS)}")
     if len(member_dirs) < 2 and not TTA_VIEWS[views]:
         raise ValueError("an ensemble needs at least two members, or one member read in several views")
+    if not 0 <= sure_at <= 1:
+        raise ValueError(f"sure_at must be a probability from 0 to 1, not {sure_at}")
     out.mkdir(parents=True, exist_ok=True)
     members = [Path(os.path.relpath(d.resolve(), out.resolve())).as_posix() for d in member_dirs]
-    (out / MANIFEST_FILE).write_text(json.dumps({"members": members, "views": views}, indent=2) + "\n")
+    manifest = {"members": members, "views": views, **({"sure_at": sure_at} if sure_at else {})}
+    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     return out / MANIFEST_FILE
 
 

@@ -75,7 +75,7 @@ def write_card(
         "finished": datetime.now(timezone.utc).isoformat(),
         "test_accuracy": evaluation.accuracy,
         "test_macro_f1": evaluation.macro_f1,
-        "ms_per_face": round(classifier.time_single_face(), 3),
+        "ms_per_face": round(classifier.time_single_face(faces=test_faces[:: max(1, len(test_faces) // 200)]), 3),
         "ms_per_face_measured_on": hardware,
         "software": software_versions(),
         "summary": model_summary(classifier.model),
