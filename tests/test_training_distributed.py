@@ -144,8 +144,10 @@ def two_workers_run(data, tmp_path_factory):
 
 def _assert_model_loads(out: Path, replicas: int, strategy: str) -> dict:
     from fer_core.model.classifier import Classifier
+    from fer_core.model.opencv_net import opencv_file
 
-    files = ["evaluation.json", "history.json", "model.keras", "model_card.json", "recipe.json"]
+    copy = opencv_file(out / "model.keras").name  # the network as the app runs it on a CPU
+    files = ["evaluation.json", "history.json", "model.keras", copy, "model_card.json", "recipe.json"]
     assert sorted(p.name for p in out.iterdir()) == files
     probs = Classifier.load(out).predict_batch(np.zeros((3, 48, 48, 1), np.uint8))
     assert probs.shape == (3, len(EMOTIONS)) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)

@@ -339,11 +339,22 @@ class FaceDetector:
             for candidate in self._whole_view(views, side, floor + stricter):
                 scored = (candidate.logit, candidate, self._square(candidate, settings))
                 (sure if candidate.logit >= settings.mid_logit + stricter else unsure).append(scored)
+        smallest = settings.min_face_fraction * min(height, width)
+        # An unsure candidate on a face a sure one outscores it on is left unchecked: the merge below drops it.
+        unsure = [
+            scored
+            for scored in unsure
+            if not any(
+                logit >= scored[0]
+                and box[2] >= smallest
+                and (_centre_inside(box, scored[2]) or _centre_inside(scored[2], box))
+                for logit, _, box in sure
+            )
+        ]
         if unsure:
             gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
             logodds = self.verifier.check(gray, [box for _, _, box in unsure])
             sure += [scored for scored, odds in zip(unsure, logodds) if odds >= settings.verifier_for_blaze + stricter]
-        smallest = settings.min_face_fraction * min(height, width)
         kept: list[DetectedFace] = []
         for _, candidate, box in sorted(sure, key=lambda scored: -scored[0]):
             # One face per place: a box centred inside a better-scored face (a part of it) or around one goes.

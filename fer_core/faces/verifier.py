@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from fer_core.model.opencv_net import opencv_net
+from fer_core.model.opencv_net import opencv_net, read_opencv_file
 from fer_core.model.preprocess import FACE_SIZE, crop_face, to_face_input
 from fer_core.paths import PROJECT_DIR
 
@@ -46,14 +46,15 @@ def normalized(faces: np.ndarray) -> np.ndarray:
 
 
 class FaceVerifier:
-    """Scores crops; the threshold is the detector's (`DetectorSettings.min_face_score`)."""
+    """Scores crops; the threshold is the detector's (`DetectorSettings.min_face_score`). Loaded from the
+    network's OpenCV copy where it has one (no TensorFlow; see `Classifier`), else from its Keras file."""
 
     def __init__(self, model):
         from fer_core.model.architecture import for_inference
         from fer_core.model.classifier import import_tensorflow
 
         tf = import_tensorflow()
-        self.model = model
+        self._model = model
         inference = for_inference(model)
         self._inference = inference
         self._run = opencv_net(inference)  # faster on a CPU (see Classifier); else TensorFlow's graph, traced here
@@ -65,14 +66,22 @@ class FaceVerifier:
 
     @classmethod
     def load(cls, path: Path = VERIFIER_PATH) -> FaceVerifier:
-        from fer_core.model.classifier import import_tensorflow
-
-        import_tensorflow()
-        import keras
-
-        verifier = cls(keras.models.load_model(path, compile=False, safe_mode=True))
+        copy = read_opencv_file(path)
+        if copy is not None:
+            verifier = cls.__new__(cls)  # no Keras model, no TensorFlow: the attributes __init__ sets, here
+            verifier._model, verifier._inference, verifier._run = None, None, copy
+        else:
+            verifier = cls(_keras_model(path))
+        verifier._path = path
         verifier.scores(np.zeros((1, FACE_SIZE, FACE_SIZE), np.uint8))  # trace now, not on the first frame
         return verifier
+
+    @property
+    def model(self):
+        """The Keras model (read from its file on first use where the verifier runs the OpenCV copy)."""
+        if self._model is None:
+            self._model = _keras_model(self._path)
+        return self._model
 
     def scores(self, faces: np.ndarray) -> np.ndarray:
         """Log-odds that each (48, 48) crop is a face."""
@@ -90,3 +99,12 @@ class FaceVerifier:
         if not boxes:
             return np.zeros(0, np.float32)
         return self.scores(np.stack([box_crop(image, box) for box in boxes]))
+
+
+def _keras_model(path: Path):
+    from fer_core.model.classifier import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    return keras.models.load_model(path, compile=False, safe_mode=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -13,7 +14,7 @@ import numpy as np
 
 from fer_core.labels import EMOTIONS
 from fer_core.model.ensemble import MANIFEST_FILE, load_ensemble, read_manifest
-from fer_core.model.opencv_net import OpenCVNet, opencv_net
+from fer_core.model.opencv_net import OpenCVNet, opencv_net, read_opencv_file
 from fer_core.model.preprocess import FACE_SIZE, TTA_VIEWS  # noqa: F401  TTA_VIEWS: the CLI and benches import it from here
 from fer_core.paths import PROJECT_DIR, shown_path
 
@@ -127,14 +128,17 @@ def unsure_threshold(path: str | Path) -> float:
 
 
 class Classifier:
-    """A Keras model wrapped in one compiled graph that takes any batch size.
+    """Classifies batches of 48x48 face crops with a project model (a network, or an ensemble's manifest).
 
-    The graph is traced once (batch dimension left open), so a call costs a few
-    milliseconds instead of the tens an eager `model.predict` spends on setup, and it runs
-    a copy of the model with its batch normalisations folded in (`for_inference`).
-    TensorFlow places it on a GPU when it sees one; on a CPU, a single-view network runs in OpenCV
-    instead (`opencv_net`), faster for the few faces of a frame. An ensemble whose manifest sets `sure_at`
-    has its members read in turn, each face only until it is sure (`ensemble.Manifest`).
+    Where every network of the model keeps its OpenCV copy beside it and no NVIDIA GPU is there, `load`
+    runs the copies in OpenCV without importing TensorFlow (`opencv_net.read_opencv_file`); the Keras
+    model (`model`) is then read only if asked for. Otherwise the Keras model is wrapped in one compiled
+    graph that takes any batch size: traced once (batch dimension left open), so a call costs a few
+    milliseconds instead of the tens an eager `model.predict` spends on setup, running a copy of the model
+    with its batch normalisations folded in (`for_inference`). TensorFlow places it on a GPU when it sees
+    one; on a CPU, a single-view network runs in OpenCV instead (`opencv_net`), faster for the few faces of
+    a frame. An ensemble whose manifest sets `sure_at` has its members read in turn, each face only until
+    it is sure (`ensemble.Manifest`).
     """
 
     def __init__(
@@ -146,17 +150,17 @@ class Classifier:
         sure_at: float = 0.0,
         member_views: str = "none",
     ):
-        """`engine`: "auto" runs the network in OpenCV where it can (see below), "tensorflow" always in TensorFlow.
-        `unsure_below`: a face whose top probability is under it is shown as unsure (0: never).
-        `sure_at`, `member_views`: for an ensemble (`model` holds its members as nested models), read the
-        members in turn, each in `member_views`, and stop at a face once it is this sure (0: every member
-        reads every face at once); not with test-time views of its own (`tta`)."""
+        """`model`: a Keras model. `engine`: "auto" runs the network in OpenCV where it can (see below),
+        "tensorflow" always in TensorFlow. `unsure_below`: a face whose top probability is under it is
+        shown as unsure (0: never). `sure_at`, `member_views`: for an ensemble (`model` holds its members as
+        nested models), read the members in turn, each in `member_views`, and stop at a face once it is this
+        sure (0: every member reads every face at once); not with test-time views of its own (`tta`)."""
         import_tensorflow()
         if tta not in TTA_VIEWS:
             raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_VIEWS)}")
         if engine not in ("auto", "tensorflow"):
             raise ValueError(f"unknown engine {engine!r}; choose auto or tensorflow")
-        self.model = model
+        self._model, self._path = model, None
         self.labels = EMOTIONS
         self.tta = tta
         self.unsure_below = unsure_below
@@ -168,22 +172,41 @@ class Classifier:
         # On a CPU, OpenCV runs a plain single-view network faster than TensorFlow (opencv_net.py);
         # TensorFlow's graph is traced only where it runs.
         members = _members(inference)
+        opencv = None
         if sure_at and not shifts and len(members) > 1:
             member_shifts = TTA_VIEWS[member_views]
             self._run = SureFirst([_tensorflow_graph(member, member_shifts) for member in members], sure_at)
-            return
-        opencv = None if shifts or engine == "tensorflow" else opencv_net(inference)
-        self._run = opencv if opencv is not None else _tensorflow_graph(inference, shifts)
+        else:
+            opencv = None if shifts or engine == "tensorflow" else opencv_net(inference)
+            self._run = opencv if opencv is not None else _tensorflow_graph(inference, shifts)
+        self._engine = "opencv" if opencv is not None else "tensorflow"
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, tta: str = "none", engine: str = "auto") -> Classifier:
+        """The model at `path` (see `load_model`), in OpenCV from its networks' copies where it can."""
         path = Path(path)
-        model = load_model(path)  # checks an ensemble's manifest too
-        manifest = read_manifest(path) if (path / MANIFEST_FILE).is_file() else None
-        reading = {"sure_at": manifest.sure_at, "member_views": manifest.views} if manifest else {}
-        classifier = cls(model, tta=tta, engine=engine, unsure_below=unsure_threshold(path), **reading)
-        classifier.predict_batch(np.zeros((1, FACE_SIZE, FACE_SIZE, 1), np.uint8))  # warm up now, not on the first face
+        copies = _opencv_copies(path) if tta == "none" and engine == "auto" else None
+        if copies is not None:
+            classifier = cls.__new__(cls)  # no Keras model, no TensorFlow: the attributes __init__ sets, here
+            classifier._model, classifier._path, classifier._inference = None, path, None
+            classifier.labels, classifier.tta, classifier.unsure_below = EMOTIONS, tta, unsure_threshold(path)
+            classifier._run, classifier._engine = copies, "opencv"
+        else:
+            model = load_model(path)  # checks an ensemble's manifest too
+            manifest = read_manifest(path) if (path / MANIFEST_FILE).is_file() else None
+            reading = {"sure_at": manifest.sure_at, "member_views": manifest.views} if manifest else {}
+            classifier = cls(model, tta=tta, engine=engine, unsure_below=unsure_threshold(path), **reading)
+        probs = classifier.predict_batch(np.zeros((1, FACE_SIZE, FACE_SIZE, 1), np.uint8))  # warm up now
+        if probs.shape != (1, len(EMOTIONS)):
+            raise ModelError(f"model {shown_path(path)} gives {probs.shape[-1]} outputs, expected 7 classes")
         return classifier
+
+    @property
+    def model(self):
+        """The Keras model (read from its files on first use where the classifier runs OpenCV copies)."""
+        if self._model is None:
+            self._model = load_model(self._path)
+        return self._model
 
     def predict_batch(self, faces: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """(N, 48, 48, 1) uint8 face crops -> (N, 7) probabilities in EMOTIONS order."""
@@ -196,7 +219,7 @@ class Classifier:
     @property
     def engine(self) -> str:
         """What runs the network: "opencv" or "tensorflow"."""
-        return "opencv" if isinstance(self._run, OpenCVNet) else "tensorflow"
+        return self._engine
 
     def time_single_face(self, repeats: int = 200, faces: np.ndarray | None = None) -> float:
         """Median milliseconds to classify one face (after warm-up), each of `faces` in turn ((N, 48, 48, 1)
@@ -234,6 +257,35 @@ class SureFirst:
             probs[unsure] = total[unsure] / read
             unsure = unsure[probs[unsure].max(axis=1) < self.sure_at]
         return probs
+
+
+def _opencv_copies(path: Path):
+    """The model at `path` run from its networks' OpenCV copies (`opencv_net.read_opencv_file`; an ensemble
+    read as its manifest says), without TensorFlow; None where a network has no copy for its weights, a GPU
+    is there, or an ensemble's views are other than "none" and "flip"."""
+    if not (path / MANIFEST_FILE).is_file():
+        return read_opencv_file(path / NETWORK_FILE if path.is_dir() else path)
+    try:
+        manifest = read_manifest(path)
+    except (ValueError, KeyError, TypeError):
+        return None  # load_model says what is wrong with it
+    if manifest.views not in ("none", "flip"):
+        return None
+    nets = [read_opencv_file(folder / NETWORK_FILE) for folder in manifest.member_dirs(path)]
+    if any(net is None for net in nets):
+        return None
+    readers = [_with_mirror_image(net) if manifest.views == "flip" else net for net in nets]
+    return SureFirst(readers, manifest.sure_at or math.inf)  # inf: never sure, every member reads every face
+
+
+def _with_mirror_image(net: OpenCVNet):
+    """`net` reading each face and its mirror image, their probabilities averaged (an ensemble's "flip")."""
+
+    def read(faces: np.ndarray) -> np.ndarray:
+        both = net(np.concatenate([faces, faces[:, :, ::-1]]))
+        return (both[: len(faces)] + both[len(faces) :]) / 2
+
+    return read
 
 
 def _members(model) -> list:

@@ -12,11 +12,23 @@ networks (the face verifier) becomes their branches added up. Models with other 
 model's shifted and mirrored views, averaged after a softmax) stay with TensorFlow, as does every
 model where TensorFlow sees a GPU: the caller keeps its TensorFlow graph and uses this only when it
 is given one.
+
+Each shipped network also keeps that graph beside its `.keras` file (`write_opencv_file`, which the
+trainer calls), named after the `.keras` file's SHA-256: `model.keras` and `model.opencv-<digest>.pb`.
+On a machine without an NVIDIA GPU, `read_opencv_file` gives the net straight from it, so the photo
+path, `predict` and the live page run without importing TensorFlow at all (about 3 s of start-up, and
+TensorFlow's idle threads no longer compete with OpenCV's). A copy written for other weights is never
+read; a network without one is written as a graph when it loads, as before, with TensorFlow.
+
+    python -m fer_core.model.opencv_net models/fer_live/model.keras ...   # (re)write the copies
 """
 
 from __future__ import annotations
 
+import hashlib
+import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
@@ -52,25 +64,100 @@ def opencv_net(model: keras.Model) -> OpenCVNet | None:
     """`model` (48x48x1 in) as an OpenCV net when TensorFlow has no GPU to run it on and every layer can be
     written as plain operations; else None. The net is checked against the model on a few random faces."""
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     if tf.config.list_physical_devices("GPU"):
         return None
     try:
-        spec = tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1))
-        forward = tf.function(lambda x: _written(model, x), input_signature=[spec], autograph=False)
-        graph = convert_variables_to_constants_v2(forward.get_concrete_function()).graph.as_graph_def()
+        return _checked_net(model, _frozen_graph(model))
     except Unsupported:
         return None
+
+
+def opencv_file(keras_path: str | Path) -> Path:
+    """Where the OpenCV copy of the network saved in `keras_path` is kept: beside it, named after the first
+    12 hex digits of the `.keras` file's SHA-256, so that a copy of other weights is never taken for it."""
+    keras_path = Path(keras_path)
+    digest = hashlib.sha256(keras_path.read_bytes()).hexdigest()[:12]
+    return keras_path.with_name(f"{keras_path.stem}.opencv-{digest}.pb")
+
+
+def write_opencv_file(keras_path: str | Path, model: keras.Model | None = None) -> Path:
+    """Write the OpenCV copy of the network saved in `keras_path` (`model`: that network, if already
+    loaded), checked against it, and remove the copies of earlier weights. Unsupported for a network with
+    layers that are not written as plain operations; ValueError if OpenCV reads it otherwise."""
+    from fer_core.model.architecture import for_inference
+
+    keras_path = Path(keras_path)
+    if model is None:
+        from fer_core.model.classifier import import_tensorflow
+
+        import_tensorflow()
+        import keras
+
+        import fer_core.model.architecture  # noqa: F401  registers the project's layers before loading
+
+        model = keras.models.load_model(keras_path, compile=False, safe_mode=True)
+    inference = for_inference(model)
+    graph = _frozen_graph(inference)
+    if _checked_net(inference, graph) is None:
+        raise ValueError(f"OpenCV does not read {keras_path.name}'s graph as Keras computes it")
+    target = opencv_file(keras_path)
+    for earlier in keras_path.parent.glob(f"{keras_path.stem}.opencv-*.pb"):
+        earlier.unlink()
+    target.write_bytes(graph)
+    return target
+
+
+def read_opencv_file(keras_path: str | Path) -> OpenCVNet | None:
+    """The net kept beside `keras_path` for its present weights, read without TensorFlow; None where there
+    is none, where an NVIDIA GPU is there for TensorFlow to use, or where OpenCV cannot read it."""
+    keras_path = Path(keras_path)
+    if gpu_present() or not keras_path.is_file():
+        return None
+    path = opencv_file(keras_path)
+    if not path.is_file():
+        return None
     try:
-        net = OpenCVNet(cv2.dnn.readNetFromTensorflow(np.frombuffer(graph.SerializeToString(), np.uint8)))
+        return OpenCVNet(cv2.dnn.readNetFromTensorflow(str(path)))
+    except cv2.error:
+        return None
+
+
+def gpu_present() -> bool:
+    """An NVIDIA driver is loaded, so TensorFlow would run the networks on a GPU: known without importing it."""
+    return Path("/proc/driver/nvidia/version").exists()
+
+
+def _frozen_graph(model: keras.Model) -> bytes:
+    """`model` (batch normalisations folded) as a frozen TensorFlow graph of plain operations; Unsupported
+    for a layer that is not written so."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    spec = tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1))
+    forward = tf.function(lambda x: _written(model, x), input_signature=[spec], autograph=False)
+    graph = convert_variables_to_constants_v2(forward.get_concrete_function()).graph.as_graph_def()
+    for node in graph.node:
+        # TensorFlow writes a constant whose values are all the same (the zero biases of a new network) as
+        # that one value, or none for zeros; OpenCV reads a constant's values only from its raw content.
+        tensor = node.attr["value"].tensor if node.op == "Const" else None
+        if tensor is not None and tensor.tensor_shape.dim and not tensor.tensor_content:
+            values = tf.make_ndarray(tensor)
+            for field in ("float_val", "int_val", "half_val", "double_val", "int64_val"):
+                tensor.ClearField(field)
+            tensor.tensor_content = values.tobytes()
+    return graph.SerializeToString()
+
+
+def _checked_net(model: keras.Model, graph: bytes) -> OpenCVNet | None:
+    """`graph` read by OpenCV, if it reads it and computes what `model` does on a few random faces; else None."""
+    try:
+        net = OpenCVNet(cv2.dnn.readNetFromTensorflow(np.frombuffer(graph, np.uint8)))
     except cv2.error:  # an OpenCV build that reads the graph otherwise: TensorFlow it is
         return None
     faces = np.random.default_rng(0).uniform(0, 255, (4, FACE_SIZE, FACE_SIZE, 1)).astype(np.float32)
     expected = np.asarray(model(faces, training=False)).reshape(len(faces), -1)
-    if not np.allclose(net(faces), expected, rtol=1e-3, atol=1e-4):
-        return None
-    return net
+    return net if np.allclose(net(faces), expected, rtol=1e-3, atol=1e-4) else None
 
 
 def _written(model: keras.Model, x, weight: float = 1.0):
@@ -151,3 +238,14 @@ def _plain_conv(layer: layers.Conv2D) -> bool:
 
 def _plain_relu(layer: layers.ReLU) -> bool:
     return layer.max_value is None and float(layer.negative_slope) == 0.0 and float(layer.threshold) == 0.0
+
+
+def main(paths: list[str]) -> int:
+    """Write the OpenCV copy of each `.keras` file named."""
+    for path in paths:
+        print(f"wrote {write_opencv_file(path)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

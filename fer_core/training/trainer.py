@@ -579,12 +579,15 @@ def train(run: Run, strategy=None, log=print) -> Path | None:
 
 
 def write_model(run: Run, folders: list[Path], log=print) -> Path:
-    """The last stage's network, every stage's history (one curve), the recipe and the card, in `run.out`."""
+    """The last stage's network (and its OpenCV copy), every stage's history (one curve), the recipe and the
+    card, in `run.out`."""
+    from fer_core.model.opencv_net import write_opencv_file
     from fer_core.reporting.cards import earlier_stages, hardware_description, stage_totals, write_card
 
     out = Path(run.out)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(folders[-1] / "model.keras", out / "model.keras")
+    write_opencv_file(out / "model.keras")  # what the app runs on a CPU, without TensorFlow
     history: list[dict] = []
     stages = earlier_stages(run.stages[0].init_from)
     states = [_StageFiles(f).read_state() for f in folders]

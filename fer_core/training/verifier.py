@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from fer_core.faces.verifier import VERIFIER_PATH, box_crop, normalized
+from fer_core.model.opencv_net import write_opencv_file
 from fer_core.model.preprocess import FACE_SIZE
 
 if TYPE_CHECKING:
@@ -248,6 +249,7 @@ def train(data: Path, out: Path = VERIFIER_PATH, frames: int = 2500, epochs: int
     bare = build_network()  # the weights without the optimizer's state
     bare.set_weights(model.get_weights())
     bare.save(out)
+    write_opencv_file(out, bare)  # what the detector runs on a CPU, without TensorFlow
     print(f"wrote {out}")
 
 
@@ -278,6 +280,7 @@ def average(members: list[Path], out: Path = VERIFIER_PATH, weights: list[float]
         outputs.append(net(inputs))
     model = keras.Model(inputs, keras.layers.Average()(outputs), name="face_verifier")
     model.save(out)
+    write_opencv_file(out, model)
     shares = ", ".join(f"{share:.3g}" for _, share in nets)
     print(f"wrote {out}: the mean of {len(nets)} verifier networks, weighted {shares}")
 
