@@ -1,10 +1,14 @@
 """The shipped models side by side: parameters, ms for one face and for three, ms per face in batches of 64.
 
-    python bench/bench_models.py [--repeats 200]
+    python bench/bench_models.py [--repeats 200] [--data ../shared/fer2013]
 
 Each model is timed through the app's own `Classifier` (one call per batch), alternating between the
-models so that a change in the machine's load touches all alike. The live model is timed twice: run by
-OpenCV (`fer_core/model/opencv_net.py`, what the app does on a CPU) and by TensorFlow.
+models so that a change in the machine's load touches all alike. The photo model and the live model
+run as the app runs them (on a CPU, their networks' OpenCV copies: `fer_core/model/opencv_net.py`);
+the live model is timed in TensorFlow too. The faces are FER2013 `test/` faces when `--data` has them
+(the default looks in ../shared/fer2013), taken in turn, one call's faces after another's: the photo
+model reads its members in turn until a face is sure, so its time depends on the faces. Without them,
+random pixels, on which it is never sure: every member reads every face, its slowest.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from load import LoadMeter  # noqa: E402  bench/load.py: this script's folder is first on sys.path
 
+from fer_core.datasets import load_split  # noqa: E402
 from fer_core.model.classifier import DEFAULT_MODEL, Classifier  # noqa: E402
+from fer_core.paths import shown_path  # noqa: E402
 from fer_core.reporting.cards import hardware_description  # noqa: E402
 from fer_core.resources import LIVE_MODEL  # noqa: E402
 
@@ -29,6 +35,7 @@ from fer_core.resources import LIVE_MODEL  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "fer2013", help="FER2013 folder")
     args = parser.parse_args()
 
     meter = LoadMeter()
@@ -38,8 +45,12 @@ def main() -> None:
         "fer_live (live), TensorFlow": Classifier.load(LIVE_MODEL, engine="tensorflow"),
     }
     rng = np.random.default_rng(0)
-    batch = rng.integers(0, 256, (64, 48, 48, 1), np.uint8)
-    one, three = batch[:1], batch[:3]
+    if (args.data / "test").is_dir():
+        faces = load_split(args.data, "test").images[..., None]
+        faces, what = faces[rng.permutation(len(faces))], f"FER2013 test/ faces ({shown_path(args.data)})"
+    else:
+        faces, what = rng.integers(0, 256, (64 * 4, 48, 48, 1), np.uint8), "random pixels (no FER2013 given)"
+    batch = faces[:64]
     single = {name: [] for name in models}
     triple = {name: [] for name in models}
     batched = {name: [] for name in models}
@@ -47,6 +58,7 @@ def main() -> None:
         for classifier in models.values():
             classifier.predict_batch(batch)
     for i in range(args.repeats):
+        one, three = faces[i % len(faces)][None], faces[np.arange(3 * i, 3 * i + 3) % len(faces)]
         for name, classifier in models.items():
             start = time.perf_counter()
             classifier.predict_batch(one)
@@ -60,6 +72,7 @@ def main() -> None:
                 batched[name].append((time.perf_counter() - start) / len(batch))
 
     print(f"Machine: {hardware_description()}; {meter.describe()}")
+    print(f"Faces: {what}")
     print(
         "| model | parameters | one face, ms (p50) | one face, ms (p95) | three faces, ms (p50) "
         "| per face in batches of 64, ms (p50) |"

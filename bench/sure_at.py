@@ -97,7 +97,7 @@ def main() -> None:
     fit = [t for t, accuracies, _ in rows[1:] if accuracies[0] >= every[0] - TOLERANCE]
     chosen = min(fit) if fit else 0.0
     print(f"\nchosen: sure_at {chosen}" + ("" if fit else " (no threshold keeps the accuracy: every member reads)"))
-    members = " ".join(shown_path(folder) for folder in manifest.member_dirs(args.model))
+    members = " ".join(shown_path(folder.resolve()) for folder in manifest.member_dirs(args.model))
     print(f"to ship it: python -m fer_core ensemble {members} --views {manifest.views} --sure-at {chosen} --data ...")
 
 
