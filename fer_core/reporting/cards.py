@@ -169,6 +169,8 @@ def ensemble_facts(folder: str | Path) -> dict:
     kinds = "/".join(sorted({c.get("architecture", "?") for c in cards}))
     shifts = TTA_VIEWS[manifest.views]
     described = f" over {2 * len(shifts)} views of each face" if shifts else ""
+    if manifest.sure_at:
+        described += f", read in turn until a face is {manifest.sure_at:.0%} sure"
     stages = list({stage.get("name"): stage for card in cards for stage in training_stages(card)}.values())
     hardware = sorted({c["hardware"] for c in cards if c.get("hardware")})
     real = {d.resolve().name: c["real_photos"] for d, c in zip(member_dirs, cards) if c.get("real_photos")}
@@ -176,6 +178,7 @@ def ensemble_facts(folder: str | Path) -> dict:
         "architecture": f"ensemble: mean of {len(cards)} {kinds}{described}",
         "members": [d.resolve().name for d in member_dirs],
         "views": manifest.views,
+        **({"sure_at": manifest.sure_at} if manifest.sure_at else {}),
         "training_seconds": round(sum(c.get("training_seconds") or 0 for c in cards), 1),
         **stage_totals(stages),
         **({"hardware": "; ".join(hardware)} if hardware else {}),
