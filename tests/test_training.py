@@ -288,7 +288,11 @@ def test_a_stage_started_from_a_model_averages_with_it_and_counts_both_on_its_ca
     card = json.loads((tuned / "model_card.json").read_text())
     assert [(s["name"], s["epochs"]) for s in card["stages"]] == [("base", 3), ("tuned", 1)]
     assert card["total_epochs"] == 4 and "averaged with the weights it started from" in card["kept"]
-    assert json.loads((tuned / "recipe.json").read_text())["stages"][0]["init_from"].endswith("base")
+    # the recipe is the whole lineage: the base's stage, then this one from it (not from base's file)
+    recipe = json.loads((tuned / "recipe.json").read_text())["stages"]
+    assert recipe[0] == json.loads((base / "recipe.json").read_text())["stages"][0]
+    assert "init_from" not in recipe[1] and recipe[1]["average_with_start"] and len(recipe) == 2
+    assert json.loads((tuned / "model_card.json").read_text())["config"]["stages"] == recipe
 
 
 def test_pruning_keeps_the_channels_that_weigh_most_and_a_student_learns_from_a_teacher(tiny_data, trained):

@@ -604,6 +604,10 @@ def write_model(run: Run, folders: list[Path], log=print) -> Path:
     real_paths = ("real_photos", "real_photos_list", "real_photos_holdout")
     portable = [replace(s, **{k: portable_path(getattr(s, k)) for k in real_paths}) for s in [first, *run.stages[1:]]]
     recipe = recipe_dict(portable, out.name)
+    earlier = _start_recipe(run.stages[0].init_from)
+    if earlier:  # the whole lineage: the start model's stages, then this run's from them, not from its file
+        recipe["stages"][0].pop("init_from", None)
+        recipe["stages"] = earlier + recipe["stages"]
     (out / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
 
     last = run.stages[-1]
@@ -628,6 +632,19 @@ def write_model(run: Run, folders: list[Path], log=print) -> Path:
         facts["real_photos"] = real
     write_card(out, x_test, y_test, facts, run.data, train_labels=y_train, log=log)
     return out
+
+
+def _start_recipe(init_from: str | None) -> list[dict]:
+    """The stages of the recipe stored with the model a run starts from (in or beside it), so that the run's
+    own recipe replays the whole lineage with `--config`; none when it has no readable recipe."""
+    if not init_from:
+        return []
+    folder = Path(init_from) if Path(init_from).is_dir() else Path(init_from).parent
+    try:
+        read_recipe(folder / "recipe.json")  # checks it is one
+        return json.loads((folder / "recipe.json").read_text())["stages"]
+    except (OSError, ValueError, KeyError):
+        return []
 
 
 def _real_photo_facts(stages: list[Stage], state: dict, history: list[dict]) -> dict | None:
