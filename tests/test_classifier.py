@@ -38,8 +38,9 @@ def test_shipped_model_meets_the_accuracy_floor(pipeline, fer2013):
     assert evaluation.n == 3589
     assert evaluation.accuracy >= ACCURACY_FLOOR
     # The photo model's targets besides accuracy: macro-F1, and the two rarest-read classes' recall
-    # no lower than the first shipped model's (0.46 and 0.45); it scores 0.697, 0.61 and 0.52.
-    assert evaluation.macro_f1 >= 0.68
+    # no lower than the first shipped model's (0.46 and 0.45); it scores 0.695, 0.61 and 0.51 (members
+    # read in turn until sure, models/fer_vgg/evaluation.json).
+    assert evaluation.macro_f1 >= 0.69
     assert evaluation.per_class["disgust"].recall >= 0.46 and evaluation.per_class["fear"].recall >= 0.45
     assert min(s.recall for s in evaluation.per_class.values()) > 0.2  # no class collapses
 

@@ -641,9 +641,11 @@ def _start_recipe(init_from: str | None) -> list[dict]:
         return []
     folder = Path(init_from) if Path(init_from).is_dir() else Path(init_from).parent
     try:
-        read_recipe(folder / "recipe.json")  # checks it is one
-        return json.loads((folder / "recipe.json").read_text())["stages"]
-    except (OSError, ValueError, KeyError):
+        stages = json.loads((folder / "recipe.json").read_text())["stages"]
+        for stage in stages:
+            Stage.from_dict(stage)  # raises for anything that is not a stage, as read_recipe does
+        return stages
+    except (OSError, ValueError, KeyError, TypeError):
         return []
 
 
