@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from load import LoadMeter  # noqa: E402  (bench/load.py: this script's folder is first on sys.path)
 
-from tests.app_server import CHROMIUM, FAKE_CAMERA_ARGS, serve_app  # noqa: E402
+from tests.app_server import CHROMIUM, FAKE_CAMERA_ARGS, open_page_from_sidebar, serve_app  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
 
@@ -114,8 +114,7 @@ def open_live(browser, url: str):
     page = browser.new_page(viewport={"width": 1280, "height": 1200})
     page.set_default_timeout(120_000)
     page.goto(url)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("live", re.I)).click()
-    page.wait_for_url("**/live")
+    open_page_from_sidebar(page, "Live", "live")
     return page
 
 

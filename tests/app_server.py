@@ -90,3 +90,26 @@ def serve_app(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def open_page_from_sidebar(page, title: str, path: str, tries: int = 4) -> None:
+    """Click a page's link in the app's sidebar, as a person would, until the address is `/<path>`.
+
+    Streamlit drops a click on a sidebar link when its WebSocket is not connected at that moment (the
+    rerun it asks for is never sent). In one clean-clone CI run on a busy machine the address stayed on
+    the home page for 90 s after the click: wait until the status widget (running, connecting) is gone
+    before each click, and click again when the address does not change.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=title)
+    for attempt in range(1, tries + 1):
+        link.wait_for()
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
+        link.click()
+        try:
+            page.wait_for_url(f"**/{path}", timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries:
+                raise

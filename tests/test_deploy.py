@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from tests.app_server import CHROMIUM, PAGE_TIMEOUT_MS, ROOT, free_port
+from tests.app_server import CHROMIUM, PAGE_TIMEOUT_MS, ROOT, free_port, open_page_from_sidebar
 
 sys.path.insert(0, str(ROOT / "deploy"))
 import run_replicas  # noqa: E402  (deploy/ is a folder of scripts, not a package)
@@ -203,8 +203,7 @@ def test_the_live_page_streams_through_the_proxy(replicas, tmp_path, astronaut_b
             page = browser.new_page(viewport={"width": 1280, "height": 1500})
             page.set_default_timeout(PAGE_TIMEOUT_MS)
             page.goto(url)
-            page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("live", re.I)).click()
-            page.wait_for_url("**/live")
+            open_page_from_sidebar(page, "Live", "live")
             webrtc = page.frame_locator('iframe[title*="webrtc_streamer"]')
             webrtc.get_by_role("button", name=re.compile("^start$", re.I)).click()
             deadline = time.monotonic() + 120

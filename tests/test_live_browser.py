@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fer_core.labels import EMOTIONS
-from tests.app_server import CHROMIUM, FAKE_CAMERA_ARGS, PAGE_TIMEOUT_MS, serve_app
+from tests.app_server import CHROMIUM, FAKE_CAMERA_ARGS, PAGE_TIMEOUT_MS, open_page_from_sidebar, serve_app
 
 WIDTH, HEIGHT, FPS = 640, 480, 15
 FRAMES_WANTED = 15  # analysed frames counted on the page before the checks
@@ -85,9 +85,7 @@ def test_live_page_annotates_the_fake_camera(tmp_path, astronaut_bgr, app_server
             page.goto(url)
             # Through the home page, as a person would. (Opening /live as the first visitor of a fresh
             # server runs pages/live.py without app.py: Streamlit's old pages/-directory mode.)
-            live_link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("live", re.I))
-            live_link.click()
-            page.wait_for_url("**/live")
+            open_page_from_sidebar(page, "Live", "live")
             webrtc = page.frame_locator('iframe[title*="webrtc_streamer"]')
             webrtc.get_by_role("button", name=re.compile("^start$", re.I)).click()
 
