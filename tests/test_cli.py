@@ -160,3 +160,13 @@ def test_real_photo_paths_re_point_only_the_stages_that_read_real_photos():
     assert stages[2].real_photos_list == "models/fer_live/wild_dev_train.txt"
     plain = recipe_stages(build_parser().parse_args(["train", "--data", "x", "--real-photos", "/data/wild-dev"]))
     assert [stage.real_photos for stage in plain] == ["/data/wild-dev"]
+
+
+def test_predict_writes_its_result_and_nothing_else():
+    # Nothing on stderr: no runtime's start-up lines (TensorFlow's, LiteRT's "Created TensorFlow Lite XNNPACK
+    # delegate for CPU") between the user and the result.
+    run = subprocess.run(
+        [sys.executable, "-m", "fer_core", "predict", "docs/astronaut.jpg"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert run.returncode == 0 and run.stderr == ""
+    assert run.stdout.startswith("docs/astronaut.jpg: 1 face(s)\n") and "happy" in run.stdout

@@ -166,3 +166,31 @@ def test_a_face_gets_the_median_place_and_size_of_the_boxes_on_it():
     elsewhere = (400, 100, 80, 80)
     scored = [(9.0, best), (2.0, elsewhere)] + list(zip((5.0, 3.0, -1.0, 4.0), others))
     assert _faces(scored, 6.0) == [(100, 100, 80, 80)]
+
+
+def test_blazeface_reads_a_size_alike_whether_or_not_other_sizes_came_between(astronaut_bgr):
+    from fer_core.faces.blazeface import BlazeFace
+
+    blazeface = BlazeFace()
+    blazeface.NETS_KEPT = 2
+    view = cv2.resize(astronaut_bgr, (256, 256))
+
+    def read(bgr):
+        return [(c.logit, c.corners.round(2).tolist()) for c in blazeface.faces(bgr, 0.0)]
+
+    first = read(view)
+    for size in (128, 192, 320):  # more sizes than are kept: the first size's interpreter goes, and comes back
+        read(cv2.resize(astronaut_bgr, (size, size)))
+    assert len(blazeface._nets) == 2 and (256, 256) not in blazeface._nets
+    assert first and read(view) == first
+    assert read(view) == [(c.logit, c.corners.round(2).tolist()) for c in BlazeFace().faces(view, 0.0)]
+
+
+def test_a_damaged_blazeface_file_is_one_clear_error(tmp_path, monkeypatch):
+    from fer_core.faces import detection
+
+    damaged = tmp_path / "face_detection_front.tflite"
+    damaged.write_bytes(b"not a network" * 10)
+    monkeypatch.setattr(detection, "BLAZEFACE_PATH", damaged)
+    with pytest.raises(detection.DetectorError, match="cannot read .*face_detection_front.tflite"):
+        FaceDetector()

