@@ -1,5 +1,5 @@
 """BlazeFace's network alone in the two runtimes that can read it: LiteRT (what the photo search runs) and
-OpenCV's DNN module (what it ran until 64cdd88), ms per input size, median over the rounds.
+OpenCV's DNN module (what it ran before ba8f6ad), ms per input size, median over the rounds.
 
     python bench/blazeface_runtimes.py [--repeats 30]
 
