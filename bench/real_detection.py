@@ -20,7 +20,10 @@ The real-photo part of the detection bench (`detection_bench.py` measures genera
 - ms per 640x480 frame: six face-free frames and six with a wild-dev photo of 200-400 px pasted in,
   each through this pipeline's `analyze` (detection and the photo model) and `fer`'s `detect_emotions`
   (its Haar cascade and network, timed in its worker), alternating frame by frame, `--repeats` rounds
-  after one to warm up: the p50 of each and their ratio.
+  after one to warm up: the p50 of each and their ratio;
+- ms per 4032x3024 photo (a phone's 12 MP): four face-free pictures and four with a wild-dev photo of
+  800-1600 px pasted in, timed the same way (half the rounds). Decoding the file is left out on both
+  sides.
 
 With `--fer-python` (the `fer` package's virtualenv, run through bench/fer_worker.py) every set also
 goes through `fer`; without it, its column is '-'. Progress goes to stderr.
@@ -45,6 +48,7 @@ from fer_worker import start  # noqa: E402
 from real_faces import progress, wild_items  # noqa: E402
 
 PICTURES = (".jpg", ".jpeg", ".png", ".webp")
+PHONE = (4032, 3024)  # a phone camera's 12 MP photo
 
 
 def main() -> None:
@@ -72,6 +76,10 @@ def main() -> None:
     }
     timed = [cv2.resize(f, (640, 480)) for f in free[1::4][:12]]  # random cuts, made 640x480 where 480x640
     timed = timed[:6] + [paste(f, cv2.imread(str(rng.choice(wild))), rng) for f in timed[6:]]
+    # A phone's 12 MP photo: four face-free pictures and four with a wild-dev photo pasted in at 800-1600 px.
+    phone = [cv2.resize(cv2.imread(str(p)), PHONE, interpolation=cv2.INTER_CUBIC) for p in pictures[2:10]]
+    sides = rng.integers(800, 1601, 4)
+    phone = phone[:4] + [paste(f, cv2.imread(str(rng.choice(wild))), rng, int(n)) for f, n in zip(phone[4:], sides)]
 
     ours, theirs = {}, {}
     with tempfile.TemporaryDirectory() as folder:
@@ -104,16 +112,20 @@ def main() -> None:
                 stray = sum(not any(in_square(b, t) for t in truth) for b in found)
                 side[f"{name}: found, boxes on no face"] = f"{hits} of {len(truth)}, {stray}"
         ms = timing(pipeline, fer, timed, Path(folder), args.repeats)
+        phone_ms = timing(pipeline, fer, phone, Path(folder), max(1, args.repeats // 2))
     if fer:
         fer.close()
     else:
         theirs.clear()  # filled from empty box lists above
         phantoms.pop("fer")
 
-    ratio = {k: f"{np.median(ms['ours'][k]) / np.median(ms['fer'][k]):.2f}" if fer else "-" for k in ms["ours"]}
-    for side, key in ((ours, "ours"), (theirs, "fer")):
-        for kind, values in ms[key].items():
-            side[f"ms per 640x480 frame, p50: {kind}"] = f"{np.median(values):.0f}" if values else "-"
+    ratio = {}
+    for size, timed_ms in (("640x480 frame", ms), (f"{PHONE[0]}x{PHONE[1]} photo", phone_ms)):
+        for kind in timed_ms["ours"]:
+            ours[f"ms per {size}, p50: {kind}"] = f"{np.median(timed_ms['ours'][kind]):.0f}"
+            if fer:
+                theirs[f"ms per {size}, p50: {kind}"] = f"{np.median(timed_ms['fer'][kind]):.0f}"
+                ratio[f"{size}, {kind}"] = f"{np.median(timed_ms['ours'][kind]) / np.median(timed_ms['fer'][kind]):.2f}"
     print(f"machine: {hardware_description()}; {meter.describe()}")
     if fer:
         print(f"the fer package: {fer.version} (FER(mtcnn=False): its Haar cascade and its network)")
