@@ -194,3 +194,23 @@ def test_a_damaged_blazeface_file_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(detection, "BLAZEFACE_PATH", damaged)
     with pytest.raises(detection.DetectorError, match="cannot read .*face_detection_front.tflite"):
         FaceDetector()
+
+
+@pytest.mark.parametrize("seed", [30, 35, 79, 112, 155, 296])
+def test_a_sure_phantom_the_verifier_reads_as_no_face_is_vetoed(detector, seed):
+    from dataclasses import replace
+
+    from fer_core.training.synthetic import texture
+
+    # Generated 640x480 textures on which BlazeFace is sure of a face; the verifier reads each under -10.
+    frame = texture(np.random.default_rng(seed), 640, 480)
+    assert detector.detect(frame, replace(detector.settings, verifier_veto=-1e9)), "BlazeFace alone finds a face"
+    assert detector.detect(frame) == []
+
+
+def test_the_veto_keeps_real_faces(detector, astronaut_bgr):
+    from dataclasses import replace
+
+    assert len(detector.detect(astronaut_bgr)) == 1
+    # The veto reads the sure face: at a threshold above its log-odds it goes.
+    assert detector.detect(astronaut_bgr, replace(detector.settings, verifier_veto=100.0)) == []

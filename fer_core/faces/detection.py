@@ -12,7 +12,8 @@ in a few views, each a size at which the faces it is meant for are the 32-128 px
 A close-up candidate is a face at `closeup_logit`; a whole-image candidate at `mid_logit`, or from
 `mid_floor_logit` up when the face verifier (`verifier.py`) also scores it a face (more surely in the 512 px
 view). BlazeFace's box is grown to the square a FER2013 face is framed in and moved up a little, and
-its eye keypoints come with it.
+its eye keypoints come with it. A face kept on BlazeFace's word alone is read by the verifier last, and
+goes only where it is surely no face (`verifier_veto`).
 
 Video frames (`video_settings`: the live page, video files): the frontal-face Haar cascades `alt2`, then
 `default` outside the faces `alt2` found, from the cascades' 24 px window up with a coarse step, every box
@@ -66,6 +67,11 @@ class DetectorSettings:
     # photo). On 150 generated frames, 44 of 111 faces under 8.5% of the shorter side are found at 6.0, 23
     # with no candidate of those views rescued, and 54 real face-free photographs get no phantom more.
     verifier_for_large_view: float = 6.0
+    # ... and a face kept on BlazeFace's word alone (a sure candidate) goes when the verifier reads its box with
+    # log-odds under this: a sure phantom on a texture or a picture, which the verifier reads as no face at -8.
+    # Real faces read -4.1 at least (the 696 found wild-dev close-ups); generated face-free frames with a phantom
+    # went from 11 to 6 of 1,200 (tune seeds 3-6, holdout seeds 1-2).
+    verifier_veto: float = -6.0
     # ... the face square: BlazeFace's box side times `box_scale`, its centre moved up by `box_up` x the side.
     # At 1.15 a FER2013 face found in a padded copy gets the crop it came in (tests/test_preprocess.py), and the
     # photo model's occlusion map stays on the face (tests/test_saliency.py).
@@ -359,18 +365,25 @@ class FaceDetector:
                 for logit, _, box in sure
             )
         ]
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        checked = set()  # ids of the candidates the verifier has read
         if unsure:
-            gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
             logodds = self.verifier.check(gray, [box for _, _, box, _ in unsure])
-            sure += [(logit, c, box) for (logit, c, box, needs), odds in zip(unsure, logodds) if odds >= needs]
-        kept: list[DetectedFace] = []
+            passed = [(logit, c, box) for (logit, c, box, needs), odds in zip(unsure, logodds) if odds >= needs]
+            sure += passed
+            checked = {id(c) for _, c, _ in passed}
+        kept: list[tuple[DetectedFace, Candidate]] = []
         for _, candidate, box in sorted(sure, key=lambda scored: -scored[0]):
             # One face per place: a box centred inside a better-scored face (a part of it) or around one goes.
-            if box[2] < smallest or any(_centre_inside(box, f.box) or _centre_inside(f.box, box) for f in kept):
+            if box[2] < smallest or any(_centre_inside(box, f.box) or _centre_inside(f.box, box) for f, _ in kept):
                 continue
             eyes = sorted((tuple(map(float, candidate.keypoints[0])), tuple(map(float, candidate.keypoints[1]))))
-            kept.append(DetectedFace(box, (eyes[0], eyes[1])))
-        return sorted(kept, key=lambda face: face.box[2] * face.box[3], reverse=True)
+            kept.append((DetectedFace(box, (eyes[0], eyes[1])), candidate))
+        unchecked = [face for face, candidate in kept if id(candidate) not in checked]
+        vetoed = {id(f) for f, odds in zip(unchecked, self.verifier.check(gray, [f.box for f in unchecked]))
+                  if odds < settings.verifier_veto}  # fmt: skip
+        faces = [face for face, _ in kept if id(face) not in vetoed]
+        return sorted(faces, key=lambda face: face.box[2] * face.box[3], reverse=True)
 
     def _close_up_view(self, views: _Pyramid, min_logit: float) -> list[Candidate]:
         """BlazeFace on the whole image letterboxed into 128 x 128 with a border, in the image's pixels."""
