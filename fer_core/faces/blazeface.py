@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from fer_core.model.classifier import native_stderr_silenced
 from fer_core.paths import PROJECT_DIR
 
 BLAZEFACE_PATH = PROJECT_DIR / "models" / "face_detection_front.tflite"
@@ -136,20 +137,11 @@ def _weighted_nms(corners: np.ndarray, logits: np.ndarray, keypoints: np.ndarray
 _first_allocation = [True]
 
 
-@contextlib.contextmanager
 def _stderr_quiet_once():
-    """Around the process's first `allocate_tensors`, standard error sent to /dev/null: LiteRT's C++ prints
+    """Around the process's first `allocate_tensors`, standard error silenced: LiteRT's C++ prints
     "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." there, once a process, with no setting to stop it
     from Python, and the command line's output would start with it."""
     if not _first_allocation[0]:
-        yield
-        return
+        return contextlib.nullcontext()
     _first_allocation[0] = False
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    return native_stderr_silenced()

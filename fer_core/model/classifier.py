@@ -22,9 +22,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
-    """TensorFlow's C++ side prints start-up notices (oneDNN, CPU features) straight to fd 2,
-    before any log level applies; hide them so the CLI's stderr holds only our messages."""
+def native_stderr_silenced():
+    """Standard error (fd 2) sent to /dev/null for the block. TensorFlow's C++ side prints start-up notices
+    (oneDNN, CPU features) straight there, before any log level applies, and so does LiteRT
+    (faces/blazeface.py); hidden, the CLI's stderr holds only our messages."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -39,7 +40,7 @@ def _native_stderr_silenced():
 def import_tensorflow():
     """Import TensorFlow (once), and let it find its devices, without its start-up noise."""
     if "tensorflow" not in sys.modules:
-        with _native_stderr_silenced():
+        with native_stderr_silenced():
             import tensorflow
 
             # Probing for GPUs prints a cuInit error on machines without one (full tensorflow wheel).
