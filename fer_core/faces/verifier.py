@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from fer_core.model.classifier import load_network
 from fer_core.model.opencv_net import opencv_net, read_opencv_file
 from fer_core.model.preprocess import FACE_SIZE, crop_face, to_face_input
 from fer_core.paths import PROJECT_DIR
@@ -71,7 +72,7 @@ class FaceVerifier:
             verifier = cls.__new__(cls)  # no Keras model, no TensorFlow: the attributes __init__ sets, here
             verifier._model, verifier._inference, verifier._run = None, None, copy
         else:
-            verifier = cls(_keras_model(path))
+            verifier = cls(load_network(path))
         verifier._path = path
         verifier.scores(np.zeros((1, FACE_SIZE, FACE_SIZE), np.uint8))  # trace now, not on the first frame
         return verifier
@@ -80,7 +81,7 @@ class FaceVerifier:
     def model(self):
         """The Keras model (read from its file on first use where the verifier runs the OpenCV copy)."""
         if self._model is None:
-            self._model = _keras_model(self._path)
+            self._model = load_network(self._path)
         return self._model
 
     def scores(self, faces: np.ndarray) -> np.ndarray:
@@ -99,12 +100,3 @@ class FaceVerifier:
         if not boxes:
             return np.zeros(0, np.float32)
         return self.scores(np.stack([box_crop(image, box) for box in boxes]))
-
-
-def _keras_model(path: Path):
-    from fer_core.model.classifier import import_tensorflow
-
-    import_tensorflow()
-    import keras
-
-    return keras.models.load_model(path, compile=False, safe_mode=True)

@@ -77,12 +77,12 @@ def load_model(path: str | Path = DEFAULT_MODEL):
     shown = shown_path(path)
     if path.is_dir() and (path / MANIFEST_FILE).is_file():
         try:
-            model = load_ensemble(path, _load_network)
+            model = load_ensemble(path, load_network)
         except (ValueError, KeyError, TypeError) as error:
             restore = "restore it with `git checkout -- models/`"
             raise ModelError(f"ensemble {shown} cannot be loaded ({error}); {restore}") from error
     else:
-        model = _load_network(path / NETWORK_FILE if path.is_dir() else path)
+        model = load_network(path / NETWORK_FILE if path.is_dir() else path)
     expected = (None, FACE_SIZE, FACE_SIZE, 1)
     if tuple(model.input_shape) != expected or model.output_shape[-1] != len(EMOTIONS):
         raise ModelError(
@@ -91,8 +91,9 @@ def load_model(path: str | Path = DEFAULT_MODEL):
     return model
 
 
-def _load_network(path: Path):
-    """One saved Keras network (a `.keras` file), or ModelError."""
+def load_network(path: Path):
+    """One saved Keras network (a `.keras` file: a model's, an ensemble member's, the face verifier's), loaded
+    in Keras safe mode with the project's layers registered, or ModelError."""
     shown = shown_path(path)
     if not path.is_file():
         raise ModelError(

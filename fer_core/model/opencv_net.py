@@ -89,14 +89,9 @@ def write_opencv_file(keras_path: str | Path, model: keras.Model | None = None) 
 
     keras_path = Path(keras_path)
     if model is None:
-        from fer_core.model.classifier import import_tensorflow
+        from fer_core.model.classifier import load_network
 
-        import_tensorflow()
-        import keras
-
-        import fer_core.model.architecture  # noqa: F401  registers the project's layers before loading
-
-        model = keras.models.load_model(keras_path, compile=False, safe_mode=True)
+        model = load_network(keras_path)
     inference = for_inference(model)
     graph = _frozen_graph(inference)
     if _checked_net(inference, graph) is None:
