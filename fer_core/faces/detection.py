@@ -337,12 +337,12 @@ class FaceDetector:
         stricter = 0.25 * settings.min_neighbors
         sides = [side for side in settings.view_short_sides if side <= max(settings.always_view, min(height, width))]
         views = _Pyramid(bgr)
-        sure: list[tuple[float, Candidate, Box]] = []
+        sure: list[tuple[float, Candidate, Box, bool]] = []  # ... and whether the verifier has read it
         unsure: list[tuple[float, Candidate, Box, float]] = []  # ... and the verifier's log-odds each needs
         for side in sorted(sides, reverse=True):  # the largest first: each smaller view is shrunk from the last
             views.whole(side)
         for candidate in self._close_up_view(views, settings.closeup_logit + stricter):
-            sure.append((candidate.logit, candidate, self._square(candidate, settings)))
+            sure.append((candidate.logit, candidate, self._square(candidate, settings), False))
         for side in sides:
             # A large view of a large image proposes many weak candidates, and a few would fool the verifier
             # at the small views' threshold: its own is stricter.
@@ -350,7 +350,7 @@ class FaceDetector:
             for candidate in self._whole_view(views, side, settings.mid_floor_logit + stricter):
                 box = self._square(candidate, settings)
                 if candidate.logit >= settings.mid_logit + stricter:
-                    sure.append((candidate.logit, candidate, box))
+                    sure.append((candidate.logit, candidate, box, False))
                 else:
                     unsure.append((candidate.logit, candidate, box, needs + stricter))
         smallest = settings.min_face_fraction * min(height, width)
@@ -362,27 +362,23 @@ class FaceDetector:
                 logit >= scored[0]
                 and box[2] >= smallest
                 and (_centre_inside(box, scored[2]) or _centre_inside(scored[2], box))
-                for logit, _, box in sure
+                for logit, _, box, _ in sure
             )
         ]
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        checked = set()  # ids of the candidates the verifier has read
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if sure or unsure else None
         if unsure:
             logodds = self.verifier.check(gray, [box for _, _, box, _ in unsure])
-            passed = [(logit, c, box) for (logit, c, box, needs), odds in zip(unsure, logodds) if odds >= needs]
-            sure += passed
-            checked = {id(c) for _, c, _ in passed}
-        kept: list[tuple[DetectedFace, Candidate]] = []
-        for _, candidate, box in sorted(sure, key=lambda scored: -scored[0]):
+            sure += [(logit, c, box, True) for (logit, c, box, needs), odds in zip(unsure, logodds) if odds >= needs]
+        kept: list[tuple[DetectedFace, bool]] = []
+        for _, candidate, box, read in sorted(sure, key=lambda scored: -scored[0]):
             # One face per place: a box centred inside a better-scored face (a part of it) or around one goes.
             if box[2] < smallest or any(_centre_inside(box, f.box) or _centre_inside(f.box, box) for f, _ in kept):
                 continue
             eyes = sorted((tuple(map(float, candidate.keypoints[0])), tuple(map(float, candidate.keypoints[1]))))
-            kept.append((DetectedFace(box, (eyes[0], eyes[1])), candidate))
-        unchecked = [face for face, candidate in kept if id(candidate) not in checked]
-        vetoed = {id(f) for f, odds in zip(unchecked, self.verifier.check(gray, [f.box for f in unchecked]))
-                  if odds < settings.verifier_veto}  # fmt: skip
-        faces = [face for face, _ in kept if id(face) not in vetoed]
+            kept.append((DetectedFace(box, (eyes[0], eyes[1])), read))
+        # The veto: the faces kept on BlazeFace's word alone, read by the verifier now, in one call.
+        odds = iter(self.verifier.check(gray, [face.box for face, read in kept if not read]))
+        faces = [face for face, read in kept if read or next(odds) >= settings.verifier_veto]
         return sorted(faces, key=lambda face: face.box[2] * face.box[3], reverse=True)
 
     def _close_up_view(self, views: _Pyramid, min_logit: float) -> list[Candidate]:
