@@ -66,7 +66,7 @@ def main() -> None:
     faces = np.concatenate([faces for faces, _ in sets.values()])
     for folder in manifest.member_dirs(args.model):
         print(f"reading with {shown_path(folder)} ...", file=sys.stderr)
-        stored.append(Classifier(load_model(folder / MEMBER_FILE), tta=manifest.views).predict_batch(faces))
+        stored.append(Classifier.from_keras(load_model(folder / MEMBER_FILE), tta=manifest.views).predict_batch(faces))
     starts = np.cumsum([0] + [len(labels) for _, labels in sets.values()])
 
     def replay(sure_at: float) -> tuple[list[float], float]:

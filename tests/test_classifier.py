@@ -63,14 +63,14 @@ def test_test_time_augmentation_averages_mirrored_views(pipeline):
     model = pipeline.classifier.model
     rng = np.random.default_rng(1)
     faces = rng.integers(0, 256, (3, 48, 48, 1), np.uint8)
-    plain = Classifier(model).predict_batch(faces)
-    mirrored = Classifier(model).predict_batch(faces[:, :, ::-1])
-    flip = Classifier(model, tta="flip").predict_batch(faces)
+    plain = Classifier.from_keras(model).predict_batch(faces)
+    mirrored = Classifier.from_keras(model).predict_batch(faces[:, :, ::-1])
+    flip = Classifier.from_keras(model, tta="flip").predict_batch(faces)
     assert np.allclose(flip, (plain + mirrored) / 2, atol=1e-5)
-    shifted = Classifier(model, tta="shift-flip").predict_batch(faces)
+    shifted = Classifier.from_keras(model, tta="shift-flip").predict_batch(faces)
     assert shifted.shape == (3, 7) and np.allclose(shifted.sum(axis=1), 1, atol=1e-4)
     with pytest.raises(ValueError, match="unknown test-time augmentation"):
-        Classifier(model, tta="ten")
+        Classifier.from_keras(model, tta="ten")
 
 
 @pytest.mark.parametrize("name", ["photo ensemble", "live model", "face verifier"])
@@ -115,4 +115,4 @@ def test_a_sequential_model_is_run_as_it_is():
     assert for_inference(model) is model
     faces = np.random.default_rng(3).integers(0, 256, (2, 48, 48, 1), np.uint8)
     expected = keras.ops.convert_to_numpy(model(faces.astype(np.float32), training=False))
-    assert np.allclose(Classifier(model).predict_batch(faces), expected, atol=1e-5)
+    assert np.allclose(Classifier.from_keras(model).predict_batch(faces), expected, atol=1e-5)

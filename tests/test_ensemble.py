@@ -36,8 +36,8 @@ def faces(n: int = 5) -> np.ndarray:
 
 def test_the_ensemble_outputs_the_mean_of_its_members(tmp_path):
     members = [small_model(1), small_model(2)]
-    plain = [Classifier(m).predict_batch(faces()) for m in members]
-    mirrored = [Classifier(m).predict_batch(faces()[:, :, ::-1]) for m in members]
+    plain = [Classifier.from_keras(m).predict_batch(faces()) for m in members]
+    mirrored = [Classifier.from_keras(m).predict_batch(faces()[:, :, ::-1]) for m in members]
     assert not np.allclose(plain[0], plain[1])  # otherwise the mean proves nothing
     assert not np.allclose(plain[0], mirrored[0])
 
@@ -53,9 +53,10 @@ def test_one_member_read_in_ten_views_matches_the_classifiers_shift_flip(tmp_pat
     member = small_model(1)
     build_ensemble([member], views="shift-flip").save(tmp_path / "views.keras")
     baked = Classifier.load(tmp_path / "views.keras").predict_batch(faces())  # the registered Shift loads in safe mode
-    plain = Classifier(member).predict_batch(faces())
+    plain = Classifier.from_keras(member).predict_batch(faces())
     assert not np.allclose(baked, plain, atol=1e-4)  # the views change the answer ...
-    assert np.allclose(baked, Classifier(member, tta="shift-flip").predict_batch(faces()), atol=1e-5)  # ... like --tta
+    like_tta = Classifier.from_keras(member, tta="shift-flip").predict_batch(faces())
+    assert np.allclose(baked, like_tta, atol=1e-5)  # ... like --tta
 
 
 def test_one_member_in_one_view_is_not_an_ensemble():
@@ -72,7 +73,7 @@ def test_a_manifest_loads_as_the_mean_of_its_members_files(tmp_path):
     assert sorted(p.name for p in manifest.parent.iterdir()) == [MANIFEST_FILE]  # no copy of the weights
     built = build_ensemble([keras.models.load_model(m / MODEL_FILE) for m in members], views="flip")
     loaded = Classifier.load(manifest.parent).predict_batch(faces())
-    assert np.array_equal(loaded, Classifier(built).predict_batch(faces()))
+    assert np.array_equal(loaded, Classifier.from_keras(built).predict_batch(faces()))
 
 
 def test_the_shipped_photo_model_is_a_manifest_of_its_four_members(photo_model):
@@ -152,7 +153,8 @@ def test_sure_first_reads_each_face_only_until_it_is_sure():
 
 def test_a_manifest_with_sure_at_loads_as_members_read_in_turn(tmp_path):
     members = [member_run(tmp_path / "models" / f"run{seed}", seed) for seed in (1, 2)]
-    alone = [Classifier(keras.models.load_model(m / MODEL_FILE), tta="flip").predict_batch(faces(40)) for m in members]
+    networks = [keras.models.load_model(m / MODEL_FILE) for m in members]
+    alone = [Classifier.from_keras(network, tta="flip").predict_batch(faces(40)) for network in networks]
     sure_at = float(np.median(alone[0].max(axis=1)))  # half the faces stop after the first member
     manifest = write_manifest(members, tmp_path / "models" / "ensemble", views="flip", sure_at=sure_at)
     assert json.loads(manifest.read_text())["sure_at"] == sure_at

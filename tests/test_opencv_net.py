@@ -37,11 +37,11 @@ def test_the_live_model_runs_in_opencv_and_reads_as_in_tensorflow(faces):
     assert classifier.engine == "opencv"
     probs = classifier.predict_batch(faces)
     assert probs[0].argmax() == 3  # happy: the astronaut smiles
-    in_tensorflow = Classifier(classifier.model, engine="tensorflow")
+    in_tensorflow = Classifier.from_keras(classifier.model, engine="tensorflow")
     assert in_tensorflow.engine == "tensorflow"
     assert np.allclose(in_tensorflow.predict_batch(faces), probs, atol=1e-5)
     with pytest.raises(ValueError, match="unknown engine"):
-        Classifier(classifier.model, engine="onnx")
+        Classifier.from_keras(classifier.model, engine="onnx")
 
 
 def test_the_face_verifier_runs_in_opencv_and_scores_as_in_tensorflow(faces):
@@ -56,7 +56,7 @@ def test_networks_with_other_layers_stay_with_tensorflow(photo_model):
     import keras
     from keras import layers
 
-    assert Classifier(photo_model).engine == "tensorflow"  # the photo ensemble's mirrored views
+    assert Classifier.from_keras(photo_model).engine == "tensorflow"  # the photo ensemble's mirrored views
     inputs = keras.Input((48, 48, 1))
     leaky = layers.LeakyReLU()(layers.Conv2D(4, 3, padding="same")(inputs))
     outputs = layers.Dense(7, activation="softmax")(layers.GlobalAveragePooling2D()(leaky))
@@ -99,7 +99,8 @@ def test_the_photo_model_reads_the_same_from_its_copies_as_in_tensorflow(faces):
     manifest = read_manifest(DEFAULT_MODEL)
     copies = Classifier.load(DEFAULT_MODEL)
     assert copies.engine == "opencv" and copies._model is None  # the Keras model is not even read
-    keras_graph = Classifier(load_model(DEFAULT_MODEL), sure_at=manifest.sure_at, member_views=manifest.views)
+    photo_model = load_model(DEFAULT_MODEL)
+    keras_graph = Classifier.from_keras(photo_model, sure_at=manifest.sure_at, member_views=manifest.views)
     assert np.allclose(copies.predict_batch(faces), keras_graph.predict_batch(faces), atol=1e-5)
     assert copies.model.count_params() > 10_000_000  # read when asked for
 
@@ -141,6 +142,6 @@ def test_a_copy_of_other_weights_is_never_read(tmp_path, faces):
     assert first.is_file() and read_opencv_file(path) is None
     again = Classifier.load(path)
     assert again._model is not None  # read from the .keras file, not the stale copy
-    assert np.allclose(again.predict_batch(faces), Classifier(other).predict_batch(faces), atol=1e-5)
+    assert np.allclose(again.predict_batch(faces), Classifier.from_keras(other).predict_batch(faces), atol=1e-5)
     second = write_opencv_file(path)
     assert second != first and sorted(tmp_path.glob("*.pb")) == [second]  # the stale copy is gone

@@ -16,7 +16,6 @@ has the commands that made the shipped file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -25,9 +24,6 @@ from fer_core.model.classifier import load_network
 from fer_core.model.opencv_net import opencv_net, read_opencv_file
 from fer_core.model.preprocess import FACE_SIZE, crop_face, to_face_input
 from fer_core.paths import PROJECT_DIR
-
-if TYPE_CHECKING:
-    pass
 
 VERIFIER_PATH = PROJECT_DIR / "models" / "face_verifier.keras"
 
@@ -50,30 +46,35 @@ class FaceVerifier:
     """Scores crops; the threshold is the detector's (`DetectorSettings.min_face_score`). Loaded from the
     network's OpenCV copy where it has one (no TensorFlow; see `Classifier`), else from its Keras file."""
 
-    def __init__(self, model):
+    def __init__(self, run, path: Path | None = None, model=None):
+        """The one constructor, which the two below go through. `run`: (N, 48, 48, 1) normalised crops ->
+        (N, 1) log-odds; `model`: the Keras model behind it, else read from `path` when asked for."""
+        self._run, self._path, self._model = run, path, model
+
+    @classmethod
+    def from_keras(cls, model, path: Path | None = None) -> FaceVerifier:
+        """A Keras verifier run in OpenCV where it can, else in TensorFlow's graph, traced here."""
         from fer_core.model.architecture import for_inference
         from fer_core.model.classifier import import_tensorflow
 
         tf = import_tensorflow()
-        self._model = model
         inference = for_inference(model)
-        self._inference = inference
-        self._run = opencv_net(inference)  # faster on a CPU (see Classifier); else TensorFlow's graph, traced here
-        if self._run is None:
+        run = opencv_net(inference)  # faster on a CPU (see Classifier)
+        if run is None:
             spec = tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.float32)
             graph = tf.function(lambda batch: inference(batch, training=False), input_signature=[spec])
             traced = graph.get_concrete_function()  # called without dispatch (see classifier._tensorflow_graph)
-            self._run = lambda batch: traced(batch).numpy()
+
+            def run(batch: np.ndarray) -> np.ndarray:
+                return traced(batch).numpy()
+
+            run.network = inference  # the network whose variables the graph reads lives as long as the function
+        return cls(run, path, model)
 
     @classmethod
     def load(cls, path: Path = VERIFIER_PATH) -> FaceVerifier:
-        copy = read_opencv_file(path)
-        if copy is not None:
-            verifier = cls.__new__(cls)  # no Keras model, no TensorFlow: the attributes __init__ sets, here
-            verifier._model, verifier._inference, verifier._run = None, None, copy
-        else:
-            verifier = cls(load_network(path))
-        verifier._path = path
+        copy = read_opencv_file(path)  # no Keras model, no TensorFlow
+        verifier = cls(copy, path) if copy is not None else cls.from_keras(load_network(path), path)
         verifier.scores(np.zeros((1, FACE_SIZE, FACE_SIZE), np.uint8))  # trace now, not on the first frame
         return verifier
 

@@ -134,7 +134,7 @@ class Classifier:
 
     Where every network of the model keeps its OpenCV copy beside it and no NVIDIA GPU is there, `load`
     runs the copies in OpenCV without importing TensorFlow (`opencv_net.read_opencv_file`); the Keras
-    model (`model`) is then read only if asked for. Otherwise the Keras model is wrapped in one compiled
+    model (`model`) is then read only if asked for. Otherwise (`from_keras`) the Keras model is wrapped in one compiled
     graph that takes any batch size: traced once (batch dimension left open), so a call costs a few
     milliseconds instead of the tens an eager `model.predict` spends on setup, running a copy of the model
     with its batch normalisations folded in (`for_inference`). TensorFlow places it on a GPU when it sees
@@ -145,59 +145,70 @@ class Classifier:
 
     def __init__(
         self,
+        run,
+        engine: str,
+        tta: str = "none",
+        unsure_below: float = 0.0,
+        path: str | Path | None = None,
+        model=None,
+    ):
+        """The one constructor, which the two below go through. `run`: (N, 48, 48, 1) uint8 faces -> (N, 7)
+        probabilities; `engine`: what runs it ("opencv" or "tensorflow"); `tta`: the test-time views it reads;
+        `unsure_below`: a face whose top probability is under it is shown as unsure (0: never); `model`: the
+        Keras model behind `run`, else read from `path` when asked for."""
+        self._run, self._engine = run, engine
+        self.labels, self.tta, self.unsure_below = EMOTIONS, tta, unsure_below
+        self._model, self._path = model, None if path is None else Path(path)
+
+    @classmethod
+    def from_keras(
+        cls,
         model,
         tta: str = "none",
         engine: str = "auto",
         unsure_below: float = 0.0,
         sure_at: float = 0.0,
         member_views: str = "none",
-    ):
-        """`model`: a Keras model. `engine`: "auto" runs the network in OpenCV where it can (see below),
-        "tensorflow" always in TensorFlow. `unsure_below`: a face whose top probability is under it is
-        shown as unsure (0: never). `sure_at`, `member_views`: for an ensemble (`model` holds its members as
-        nested models), read the members in turn, each in `member_views`, and stop at a face once it is this
-        sure (0: every member reads every face at once); not with test-time views of its own (`tta`)."""
+        path: str | Path | None = None,
+    ) -> Classifier:
+        """A Keras model read in OpenCV or in TensorFlow's graph. `engine`: "auto" runs the network in OpenCV
+        where it can (see below), "tensorflow" always in TensorFlow. `sure_at`, `member_views`: for an
+        ensemble (`model` holds its members as nested models), read the members in turn, each in
+        `member_views`, and stop at a face once it is this sure (0: every member reads every face at once);
+        not with test-time views of its own (`tta`)."""
         import_tensorflow()
         if tta not in TTA_VIEWS:
             raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_VIEWS)}")
         if engine not in ("auto", "tensorflow"):
             raise ValueError(f"unknown engine {engine!r}; choose auto or tensorflow")
-        self._model, self._path = model, None
-        self.labels = EMOTIONS
-        self.tta = tta
-        self.unsure_below = unsure_below
         shifts = TTA_VIEWS[tta]
         from fer_core.model.architecture import for_inference
 
         inference = for_inference(model)
-        self._inference = inference  # the copy whose variables a TensorFlow graph reads
+        members = _members(inference)
         # On a CPU, OpenCV runs a plain single-view network faster than TensorFlow (opencv_net.py);
         # TensorFlow's graph is traced only where it runs.
-        members = _members(inference)
-        opencv = None
         if sure_at and not shifts and len(members) > 1:
             member_shifts = TTA_VIEWS[member_views]
-            self._run = SureFirst([_tensorflow_graph(member, member_shifts) for member in members], sure_at)
-        else:
-            opencv = None if shifts or engine == "tensorflow" else opencv_net(inference)
-            self._run = opencv if opencv is not None else _tensorflow_graph(inference, shifts)
-        self._engine = "opencv" if opencv is not None else "tensorflow"
+            run = SureFirst([_tensorflow_graph(member, member_shifts) for member in members], sure_at)
+            return cls(run, "tensorflow", tta, unsure_below, path, model)
+        opencv = None if shifts or engine == "tensorflow" else opencv_net(inference)
+        if opencv is not None:
+            return cls(opencv, "opencv", tta, unsure_below, path, model)
+        return cls(_tensorflow_graph(inference, shifts), "tensorflow", tta, unsure_below, path, model)
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, tta: str = "none", engine: str = "auto") -> Classifier:
         """The model at `path` (see `load_model`), in OpenCV from its networks' copies where it can."""
         path = Path(path)
         copies = _opencv_copies(path) if tta == "none" and engine == "auto" else None
-        if copies is not None:
-            classifier = cls.__new__(cls)  # no Keras model, no TensorFlow: the attributes __init__ sets, here
-            classifier._model, classifier._path, classifier._inference = None, path, None
-            classifier.labels, classifier.tta, classifier.unsure_below = EMOTIONS, tta, unsure_threshold(path)
-            classifier._run, classifier._engine = copies, "opencv"
+        if copies is not None:  # no Keras model, no TensorFlow
+            classifier = cls(copies, "opencv", tta, unsure_threshold(path), path)
         else:
             model = load_model(path)  # checks an ensemble's manifest too
             manifest = read_manifest(path) if (path / MANIFEST_FILE).is_file() else None
             reading = {"sure_at": manifest.sure_at, "member_views": manifest.views} if manifest else {}
-            classifier = cls(model, tta=tta, engine=engine, unsure_below=unsure_threshold(path), **reading)
+            classifier = cls.from_keras(model, tta, engine, unsure_threshold(path), path=path, **reading)
         probs = classifier.predict_batch(np.zeros((1, FACE_SIZE, FACE_SIZE, 1), np.uint8))  # warm up now
         if probs.shape != (1, len(EMOTIONS)):
             raise ModelError(f"model {shown_path(path)} gives {probs.shape[-1]} outputs, expected 7 classes")
@@ -315,4 +326,9 @@ def _tensorflow_graph(inference, shifts: tuple[tuple[int, int], ...]):
 
     # The traced graph itself: calling it skips the tf.function's dispatch (matching the arguments to a trace).
     graph = forward.get_concrete_function()
-    return lambda faces: graph(faces).numpy()
+
+    def read(faces: np.ndarray) -> np.ndarray:
+        return graph(faces).numpy()
+
+    read.network = inference  # the network whose variables the graph reads lives as long as the function
+    return read

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from fer_core.faces.verifier import VERIFIER_PATH, box_crop, normalized
+from fer_core.model.classifier import load_network
 from fer_core.model.opencv_net import write_opencv_file
 from fer_core.model.preprocess import FACE_SIZE
 
@@ -259,17 +260,14 @@ def average(members: list[Path], out: Path = VERIFIER_PATH, weights: list[float]
     is opened up into its networks, each with its share, so the file is always one mean of plain
     networks (which `opencv_net` runs as branches added up); each network's share is folded into its
     last (linear) layer, so a plain mean of them gives the weighted one."""
-    from fer_core.model.classifier import import_tensorflow
-
-    import_tensorflow()
-    import keras
-
     weights = weights or [1.0] * len(members)
     if len(weights) != len(members) or min(weights) <= 0:
         raise ValueError(f"give one positive weight per member ({len(members)}), not {weights}")
-    nets: list[tuple[keras.Model, float]] = []
+    nets = []  # (a Keras network, its share)
     for path, weight in zip(members, weights):
-        nets += _networks(keras.models.load_model(path, compile=False, safe_mode=True), weight / sum(weights))
+        nets += _networks(load_network(Path(path)), weight / sum(weights))
+    import keras  # imported by load_network
+
     inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1))
     outputs = []
     for i, (net, share) in enumerate(nets):
