@@ -502,17 +502,8 @@ def _moved(candidate: Candidate, offset: tuple[int, int], scale: tuple[float, fl
 
 
 def _resized(image: np.ndarray, scale: float) -> np.ndarray:
-    """`image` rescaled by `scale`: enlarged bilinearly; shrunk by averaging pixel areas, by a whole factor
-    first (OpenCV's fast path, about a third of the time; the last rows and columns that do not fill a
-    block are dropped), then by what is left of `scale`."""
-    if scale >= 1:
-        return cv2.resize(image, _size(image, scale), interpolation=cv2.INTER_LINEAR)
-    factor = int(1 / scale + 1e-9)
-    if factor >= 2:
-        height, width = image.shape[0] // factor, image.shape[1] // factor
-        image = cv2.resize(image[: height * factor, : width * factor], (width, height), interpolation=cv2.INTER_AREA)
-        scale *= factor
-    return image if scale > 1 - 1e-9 else cv2.resize(image, _size(image, scale), interpolation=cv2.INTER_AREA)
+    """`image` rescaled by `scale` (see `_stretched`)."""
+    return _stretched(image, _size(image, scale))
 
 
 def _size(image: np.ndarray, scale: float) -> tuple[int, int]:
