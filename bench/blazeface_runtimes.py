@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from load import LoadMeter  # noqa: E402  bench/load.py: this script's folder is first on sys.path
 
 from fer_core.faces.blazeface import BLAZEFACE_PATH, BlazeFace  # noqa: E402
+from fer_core.model.litert import THREADS  # noqa: E402
 
 SIZES = [(128, 128, "close-up view"), (128, 176, "640x480: 128 px view"), (256, 352, "640x480: 256 px view")]
 SIZES += [(512, 688, "1024x768: 512 px view")]
@@ -44,7 +45,7 @@ def opencv_runner(height: int, width: int):
 
 def litert_runner(blazeface: BlazeFace, height: int, width: int):
     """The photo search's own LiteRT interpreter for this size, the same way round."""
-    interpreter = blazeface._net_for((height, width))
+    interpreter = blazeface.nets.for_shape((1, height, width, 3))
     index = interpreter.get_input_details()[0]["index"]
 
     def run(rgb: np.ndarray) -> list[np.ndarray]:
@@ -65,7 +66,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     photo = cv2.imread(str(ROOT / "docs" / "astronaut.jpg"))
     differences = []
-    print(f"LiteRT with {blazeface.THREADS} threads, OpenCV {cv2.__version__} with {cv2.getNumThreads()} threads\n")
+    print(f"LiteRT with {THREADS} threads, OpenCV {cv2.__version__} with {cv2.getNumThreads()} threads\n")
     print("| input (height x width) | view | cv2.dnn ms | LiteRT ms | ratio |")
     print("|---|---|---:|---:|---:|")
     for height, width, view in SIZES:

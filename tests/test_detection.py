@@ -172,7 +172,7 @@ def test_blazeface_reads_a_size_alike_whether_or_not_other_sizes_came_between(as
     from fer_core.faces.blazeface import BlazeFace
 
     blazeface = BlazeFace()
-    blazeface.NETS_KEPT = 2
+    blazeface.nets.kept = 2
     view = cv2.resize(astronaut_bgr, (256, 256))
 
     def read(bgr):
@@ -181,7 +181,7 @@ def test_blazeface_reads_a_size_alike_whether_or_not_other_sizes_came_between(as
     first = read(view)
     for size in (128, 192, 320):  # more sizes than are kept: the first size's interpreter goes, and comes back
         read(cv2.resize(astronaut_bgr, (size, size)))
-    assert len(blazeface._nets) == 2 and (256, 256) not in blazeface._nets
+    assert len(blazeface.nets.shapes()) == 2 and (1, 256, 256, 3) not in blazeface.nets.shapes()
     assert first and read(view) == first
     assert read(view) == [(c.logit, c.corners.round(2).tolist()) for c in BlazeFace().faces(view, 0.0)]
 

@@ -13,17 +13,14 @@ docs/detection.md, "Running BlazeFace").
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
 
-from fer_core.model.classifier import native_stderr_silenced
+from fer_core.model.litert import Interpreters
 from fer_core.paths import PROJECT_DIR
 
 BLAZEFACE_PATH = PROJECT_DIR / "models" / "face_detection_front.tflite"
@@ -41,21 +38,14 @@ class Candidate:
 class BlazeFace:
     """The network and its decoding.
 
-    An interpreter sets itself up for the size of its input, and again whenever that size changes; the
-    photo search shows the network three sizes of every photo, so each size keeps an interpreter of its own.
-    An interpreter is not safe to call from two threads at once, hence the lock."""
-
-    NETS_KEPT = 8  # interpreters for the most recently seen input sizes (photos come in many shapes)
-    # XNNPACK's threads: 2 halve a 640x480 frame's views against 1; a network this small gains little from more.
-    THREADS = max(1, min(4, os.cpu_count() or 1))
+    The photo search shows the network three sizes of every photo, and each size keeps an interpreter of its
+    own (`litert.Interpreters`). An interpreter is not safe to call from two threads at once, hence the lock."""
 
     def __init__(self, path: Path = BLAZEFACE_PATH):
         self.path = path
-        self._nets: dict[tuple[int, int], Interpreter] = {}  # the least recently used first
+        self.nets = Interpreters(path.read_bytes())  # raises ValueError for a file LiteRT cannot read
         self._anchors: dict[tuple[int, int], np.ndarray] = {}
         self._lock = threading.Lock()
-        with self._lock:
-            self._net_for((128, 128))  # raises ValueError here for a file LiteRT cannot read
 
     def faces(self, bgr: np.ndarray, min_logit: float) -> list[Candidate]:
         """The faces in `bgr` (sides multiples of 16) scored at least `min_logit`, overlapping candidates merged."""
@@ -63,7 +53,7 @@ class BlazeFace:
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32)
         rgb = rgb * (1 / 127.5) - 1  # the network reads RGB in [-1, 1]
         with self._lock:
-            net = self._net_for((height, width))
+            net = self.nets.for_shape((1, height, width, 3))
             net.set_tensor(net.get_input_details()[0]["index"], rgb[None])
             net.invoke()
             outputs = [net.get_tensor(output["index"]) for output in net.get_output_details()]
@@ -78,20 +68,6 @@ class BlazeFace:
         corners = np.concatenate([centres - regressions[:, 2:4] / 2, centres + regressions[:, 2:4] / 2], 1)
         keypoints = regressions[:, 4:].reshape(-1, 6, 2) + anchors[:, None, :]
         return _weighted_nms(corners, logits, keypoints)
-
-    def _net_for(self, size: tuple[int, int]) -> Interpreter:
-        """The interpreter kept for inputs of `size` (height, width); the least recently used one goes when
-        more than NETS_KEPT are kept. Called under the lock."""
-        net = self._nets.pop(size, None)
-        if net is None:
-            net = Interpreter(model_path=str(self.path), num_threads=self.THREADS)
-            net.resize_tensor_input(net.get_input_details()[0]["index"], [1, *size, 3])
-            with _stderr_quiet_once():
-                net.allocate_tensors()
-        self._nets[size] = net
-        if len(self._nets) > self.NETS_KEPT:
-            del self._nets[next(iter(self._nets))]
-        return net
 
     def _anchors_of(self, height: int, width: int) -> np.ndarray:
         """Anchor centres in pixels: 2 per cell of the 8-pixel grid, then 6 per cell of the 16-pixel grid,
@@ -132,16 +108,3 @@ def _weighted_nms(corners: np.ndarray, logits: np.ndarray, keypoints: np.ndarray
         )
         left &= ~group
     return merged
-
-
-_first_allocation = [True]
-
-
-def _stderr_quiet_once():
-    """Around the process's first `allocate_tensors`, standard error silenced: LiteRT's C++ prints
-    "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." there, once a process, with no setting to stop it
-    from Python, and the command line's output would start with it."""
-    if not _first_allocation[0]:
-        return contextlib.nullcontext()
-    _first_allocation[0] = False
-    return native_stderr_silenced()

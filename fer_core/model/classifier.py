@@ -14,7 +14,8 @@ import numpy as np
 
 from fer_core.labels import EMOTIONS
 from fer_core.model.ensemble import MANIFEST_FILE, load_ensemble, read_manifest
-from fer_core.model.opencv_net import OpenCVNet, opencv_net, read_opencv_file
+from fer_core.model.int8_net import read_int8_file
+from fer_core.model.opencv_net import opencv_net, read_opencv_file
 from fer_core.model.preprocess import FACE_SIZE, TTA_VIEWS  # noqa: F401  TTA_VIEWS: the CLI and benches import it from here
 from fer_core.paths import PROJECT_DIR, shown_path
 
@@ -132,10 +133,11 @@ def unsure_threshold(path: str | Path) -> float:
 class Classifier:
     """Classifies batches of 48x48 face crops with a project model (a network, or an ensemble's manifest).
 
-    Where every network of the model keeps its OpenCV copy beside it and no NVIDIA GPU is there, `load`
-    runs the copies in OpenCV without importing TensorFlow (`opencv_net.read_opencv_file`); the Keras
-    model (`model`) is then read only if asked for. Otherwise (`from_keras`) the Keras model is wrapped in one compiled
-    graph that takes any batch size: traced once (batch dimension left open), so a call costs a few
+    Where every network of the model keeps a copy beside it and no NVIDIA GPU is there, `load` runs the
+    copies without importing TensorFlow: their 8-bit versions in LiteRT (`int8_net.read_int8_file`), else
+    their OpenCV graphs (`opencv_net.read_opencv_file`); the Keras model (`model`) is then read only if
+    asked for. Otherwise (`from_keras`) the Keras model is wrapped in one compiled graph that takes any
+    batch size: traced once (batch dimension left open), so a call costs a few
     milliseconds instead of the tens an eager `model.predict` spends on setup, running a copy of the model
     with its batch normalisations folded in (`for_inference`). TensorFlow places it on a GPU when it sees
     one; on a CPU, a single-view network runs in OpenCV instead (`opencv_net`), faster for the few faces of
@@ -153,7 +155,7 @@ class Classifier:
         model=None,
     ):
         """The one constructor, which the two below go through. `run`: (N, 48, 48, 1) uint8 faces -> (N, 7)
-        probabilities; `engine`: what runs it ("opencv" or "tensorflow"); `tta`: the test-time views it reads;
+        probabilities; `engine`: what runs it (see `engine`); `tta`: the test-time views it reads;
         `unsure_below`: a face whose top probability is under it is shown as unsure (0: never); `model`: the
         Keras model behind `run`, else read from `path` when asked for."""
         self._run, self._engine = run, engine
@@ -201,9 +203,9 @@ class Classifier:
     def load(cls, path: str | Path = DEFAULT_MODEL, tta: str = "none", engine: str = "auto") -> Classifier:
         """The model at `path` (see `load_model`), in OpenCV from its networks' copies where it can."""
         path = Path(path)
-        copies = _opencv_copies(path) if tta == "none" and engine == "auto" else None
+        copies = _copies(path) if tta == "none" and engine == "auto" else None
         if copies is not None:  # no Keras model, no TensorFlow
-            classifier = cls(copies, "opencv", tta, unsure_threshold(path), path)
+            classifier = cls(*copies, tta, unsure_threshold(path), path)
         else:
             model = load_model(path)  # checks an ensemble's manifest too
             manifest = read_manifest(path) if (path / MANIFEST_FILE).is_file() else None
@@ -231,7 +233,7 @@ class Classifier:
 
     @property
     def engine(self) -> str:
-        """What runs the network: "opencv" or "tensorflow"."""
+        """What runs the network: "litert-int8" (`int8_net`), "opencv" (`opencv_net`) or "tensorflow"."""
         return self._engine
 
     def time_single_face(self, repeats: int = 200, faces: np.ndarray | None = None) -> float:
@@ -272,26 +274,33 @@ class SureFirst:
         return probs
 
 
-def _opencv_copies(path: Path):
-    """The model at `path` run from its networks' OpenCV copies (`opencv_net.read_opencv_file`; an ensemble
-    read as its manifest says), without TensorFlow; None where a network has no copy for its weights, a GPU
-    is there, or an ensemble's views are other than "none" and "flip"."""
-    if not (path / MANIFEST_FILE).is_file():
-        return read_opencv_file(path / NETWORK_FILE if path.is_dir() else path)
-    try:
-        manifest = read_manifest(path)
-    except (ValueError, KeyError, TypeError):
-        return None  # load_model says what is wrong with it
-    if manifest.views not in ("none", "flip"):
-        return None
-    nets = [read_opencv_file(folder / NETWORK_FILE) for folder in manifest.member_dirs(path)]
-    if any(net is None for net in nets):
-        return None
-    readers = [_with_mirror_image(net) if manifest.views == "flip" else net for net in nets]
-    return SureFirst(readers, manifest.sure_at or math.inf)  # inf: never sure, every member reads every face
+def _copies(path: Path):
+    """The model at `path` run from its networks' copies without TensorFlow, with the engine that runs them:
+    the 8-bit LiteRT copies where every network has one (`int8_net`), else the OpenCV copies
+    (`opencv_net`); an ensemble read as its manifest says. None where a network has neither copy for its
+    weights, a GPU is there, or an ensemble's views are other than "none" and "flip"."""
+    if (path / MANIFEST_FILE).is_file():
+        try:
+            manifest = read_manifest(path)
+        except (ValueError, KeyError, TypeError):
+            return None  # load_model says what is wrong with it
+        if manifest.views not in ("none", "flip"):
+            return None
+        files = [folder / NETWORK_FILE for folder in manifest.member_dirs(path)]
+    else:
+        manifest, files = None, [path / NETWORK_FILE if path.is_dir() else path]
+    for engine, read in (("litert-int8", read_int8_file), ("opencv", read_opencv_file)):
+        nets = [read(file) for file in files]
+        if any(net is None for net in nets):
+            continue
+        if manifest is None:
+            return nets[0], engine
+        readers = [_with_mirror_image(net) if manifest.views == "flip" else net for net in nets]
+        return SureFirst(readers, manifest.sure_at or math.inf), engine  # inf: never sure, every member reads all
+    return None
 
 
-def _with_mirror_image(net: OpenCVNet):
+def _with_mirror_image(net):
     """`net` reading each face and its mirror image, their probabilities averaged (an ensemble's "flip")."""
 
     def read(faces: np.ndarray) -> np.ndarray:

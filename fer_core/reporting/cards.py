@@ -75,6 +75,7 @@ def write_card(
         "finished": datetime.now(timezone.utc).isoformat(),
         "test_accuracy": evaluation.accuracy,
         "test_macro_f1": evaluation.macro_f1,
+        "engine": classifier.engine,  # what scored and timed it: what the app runs on this machine
         "ms_per_face": round(classifier.time_single_face(faces=test_faces[:: max(1, len(test_faces) // 200)]), 3),
         "ms_per_face_measured_on": hardware,
         "software": software_versions(),
