@@ -4,8 +4,9 @@
 
 Each model is timed through the app's own `Classifier` (one call per batch), alternating between the
 models so that a change in the machine's load touches all alike. The photo model and the live model
-run as the app runs them (on a CPU, their networks' OpenCV copies: `fer_core/model/opencv_net.py`);
-the live model is timed in TensorFlow too. The faces are FER2013 `test/` faces when `--data` has them
+run as the app runs them (on a CPU, the photo model's members from their 8-bit copies,
+`fer_core/model/int8_net.py`, the live model from its OpenCV copy, `opencv_net.py`; each row names its
+engine); the live model is timed in TensorFlow too. The faces are FER2013 `test/` faces when `--data` has them
 (the default looks in ../shared/fer2013), taken in turn, one call's faces after another's: the photo
 model reads its members in turn until a face is sure, so its time depends on the faces. Without them,
 random pixels, on which it is never sure: every member reads every face, its slowest.
@@ -39,10 +40,11 @@ def main() -> None:
     args = parser.parse_args()
 
     meter = LoadMeter()
+    photo, live = Classifier.load(DEFAULT_MODEL), Classifier.load(LIVE_MODEL)
     models = {
-        "fer_vgg (photo)": Classifier.load(DEFAULT_MODEL),
-        "fer_live (live), OpenCV": Classifier.load(LIVE_MODEL),
-        "fer_live (live), TensorFlow": Classifier.load(LIVE_MODEL, engine="tensorflow"),
+        f"fer_vgg (photo), {photo.engine}": photo,
+        f"fer_live (live), {live.engine}": live,
+        "fer_live (live), tensorflow": Classifier.load(LIVE_MODEL, engine="tensorflow"),
     }
     rng = np.random.default_rng(0)
     if (args.data / "test").is_dir():
