@@ -359,6 +359,7 @@ def test_the_shipped_cards_say_which_real_photos_each_model_saw_and_when_it_is_u
     facts = at.table[0].value["value"]
     assert "held-out photos of other people" in facts["Real photos"]  # a member that trained on wild-dev
     assert facts["Shown as unsure"].startswith("top probability under ")
+    assert facts["Time per face"].endswith(" ms (its networks in 8-bit integers, LiteRT)")  # as the app runs it
     at.selectbox[0].set_value("fer_live").run()
     facts = at.table[0].value["value"]
     assert "420 photos of wild-dev (models/fer_live/wild_dev_train.txt)" in facts["Real photos"]

@@ -108,6 +108,7 @@ class ModelCard:
     test_accuracy: float | None = None
     test_macro_f1: float | None = None
     ms_per_face: float | None = None
+    engine: str | None = None  # what scored and timed it (`Classifier.engine`), where the card records it
     config: dict = field(default_factory=dict)
     summary: str = ""
     members: list[str] = field(default_factory=list)  # an ensemble's member runs, by directory name
@@ -125,6 +126,7 @@ class ModelCard:
         numbers = ("training_seconds", "total_training_seconds", "test_accuracy", "test_macro_f1", "ms_per_face")
         for name in (*numbers, "unsure_below"):
             known[name] = _number(data.get(name), name)
+        known["engine"] = data.get("engine") if isinstance(data.get("engine"), str) else None
         known["data"] = _data_used(data.get("data") or {})
         known["config"] = data.get("config") if isinstance(data.get("config"), dict) else {}
         known["real_photos"] = data.get("real_photos") if isinstance(data.get("real_photos"), dict) else None

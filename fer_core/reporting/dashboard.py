@@ -182,6 +182,14 @@ def real_photos_text(real: dict) -> str:
     return trained
 
 
+# What ran a model when its card was written (`Classifier.engine`), in words.
+ENGINES = {
+    "litert-int8": "its networks in 8-bit integers, LiteRT",
+    "opencv": "OpenCV",
+    "tensorflow": "TensorFlow",
+}
+
+
 def card_facts(card: ModelCard, run: ModelRun) -> dict[str, object]:
     """The model card's table: label -> value (None where the card does not record it)."""
     total_time = duration(card.total_training_seconds) if card.total_training_seconds is not None else None
@@ -209,6 +217,8 @@ def card_facts(card: ModelCard, run: ModelRun) -> dict[str, object]:
         "Test macro F1": f"{card.test_macro_f1:.3f}" if card.test_macro_f1 is not None else None,
         "Time per face": f"{card.ms_per_face:.1f} ms" if card.ms_per_face is not None else None,
     }
+    if card.engine and facts["Time per face"]:
+        facts["Time per face"] += f" ({ENGINES.get(card.engine, card.engine)})"
     if card.real_photos:
         facts["Real photos"] = real_photos_text(card.real_photos)
     if card.unsure_below:
