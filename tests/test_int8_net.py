@@ -70,3 +70,29 @@ def test_a_damaged_8_bit_copy_is_not_read(tmp_path):
     path.write_bytes(b"weights")
     int8_file(path).write_bytes(b"not a flatbuffer")
     assert read_int8_file(path) is None
+
+
+@no_gpu
+def test_the_8_bit_photo_model_reads_each_threads_own_faces(astronaut_bgr):
+    import threading
+
+    boxes = [(170, 70, 100, 100), (160, 60, 120, 120), (300, 300, 90, 90), (0, 400, 100, 100)]
+    faces = np.stack([to_face_input(crop_face(astronaut_bgr, box)) for box in boxes])[..., None]
+    classifier = Classifier.load(DEFAULT_MODEL)
+    expected = [classifier.predict_batch(faces[i : i + 1]) for i in range(len(faces))]
+    wrong: list[int] = []
+
+    def read(index: int) -> None:
+        for _ in range(20):
+            try:  # an interpreter called from two threads at once raises, or mixes up their faces
+                if not np.allclose(classifier.predict_batch(faces[index : index + 1]), expected[index], atol=1e-6):
+                    wrong.append(index)
+            except RuntimeError:
+                wrong.append(index)
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(len(faces))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert classifier.engine == "litert-int8" and not wrong
