@@ -11,9 +11,9 @@ Each member of the photo model keeps that copy beside its `.keras` file, named a
 SHA-256 like the OpenCV copy (`model.int8-<digest>.tflite`). `Classifier.load` prefers it on a machine
 without an NVIDIA GPU; a copy written for other weights is never read. The live model has none: its 8-bit
 copy read real photos through the live search a little worse than the floats, under the floor its test
-holds it to, so it runs its OpenCV copy. Writing one needs TensorFlow
-and FER2013; reading one needs neither. `write_int8_file` checks the copy against the Keras model on
-other train faces and refuses one that disagrees (`MIN_AGREEMENT`).
+holds it to, so it runs its OpenCV copy. Writing a copy needs TensorFlow and FER2013; reading one needs
+neither. `write_int8_file` checks the copy against the Keras model on other train faces and refuses one
+that disagrees (`MIN_AGREEMENT`, `MAX_MEAN_ERROR`).
 
     python -m fer_core.model.int8_net --data ../shared/fer2013 models/fer_vgg_s21/model.keras ...  # (re)write
 """
@@ -102,7 +102,7 @@ def calibration_faces(data: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return images[calibration][..., None], images[check][..., None]
 
 
-def write_int8_file(keras_path: str | Path, data: str | Path, model=None) -> Path:
+def write_int8_file(keras_path: str | Path, data: str | Path, model=None, log=print) -> Path:
     """Write the 8-bit copy of the network saved in `keras_path` (`model`: that network, if already loaded),
     its ranges set on FER2013 `data`'s train faces, checked against the Keras model on other train faces,
     and remove the copies of earlier weights. ValueError if the copy does not read as the model does."""
@@ -133,8 +133,8 @@ def write_int8_file(keras_path: str | Path, data: str | Path, model=None) -> Pat
     for earlier in keras_path.parent.glob(f"{keras_path.stem}.int8-*.tflite"):
         earlier.unlink()
     target.write_bytes(content)
-    print(f"wrote {target}: Keras's top class for {agreement:.1%} of {len(check)} check faces, "
-          f"mean difference {error:.4f}")  # fmt: skip
+    log(f"wrote {target}: Keras's top class for {agreement:.1%} of {len(check)} check faces, "
+        f"mean difference {error:.4f}")  # fmt: skip
     return target
 
 
