@@ -24,10 +24,17 @@ sys.path.insert(0, str(ROOT))
 from load import LoadMeter  # noqa: E402  bench/load.py: this script's folder is first on sys.path
 
 from fer_core.faces.blazeface import BLAZEFACE_PATH, BlazeFace  # noqa: E402
+from fer_core.faces.detection import _Pyramid  # noqa: E402
 from fer_core.model.litert import THREADS  # noqa: E402
 
-SIZES = [(128, 128, "close-up view"), (128, 176, "640x480: 128 px view"), (256, 352, "640x480: 256 px view")]
-SIZES += [(512, 688, "1024x768: 512 px view")]
+
+def _view_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """(height, width) of the photo search's whole-image view of that side for an image of that size."""
+    return _Pyramid(np.zeros((height, width, 3), np.uint8)).whole(side).shape[:2]
+
+
+SIZES = [(128, 128, "close-up view"), (*_view_size(640, 480, 128), "640x480: 128 px view")]
+SIZES += [(*_view_size(640, 480, 256), "640x480: 256 px view"), (*_view_size(1024, 768, 512), "1024x768: 512 px view")]
 
 
 def opencv_runner(height: int, width: int):
