@@ -440,7 +440,7 @@ class FaceDetector:
 class _Pyramid:
     """An image and the rescaled copies made of it for the photo search. A copy is made from the smallest one
     already made that is at least as large (the whole image at first): the 176x128 view of a 640x480 frame
-    from its 352x256 copy costs 0.3 ms instead of 1.1. What is left of a shrink after its whole factor (less
+    from its 336x256 copy costs 0.3 ms instead of 1.1. What is left of a shrink after its whole factor (less
     than twice) is bilinear: a 640x480 frame's 336x256 view then costs 0.3 ms instead of 1.5 for averaging
     pixel areas, and the same faces and phantoms are found in wild-dev's 700 photos and 74 face-free
     pictures (docs/detection.md)."""

@@ -20,16 +20,15 @@ class Interpreters:
     interpreter it gives."""
 
     def __init__(self, content: bytes, kept: int = 8):
+        from ai_edge_litert.interpreter import Interpreter
+
         self.content = content
         self.kept = kept
         self._by_shape: dict[tuple[int, ...], object] = {}  # the least recently used first
-        self.for_shape(self.input_shape())  # raises ValueError here for a file LiteRT cannot read
-
-    def input_shape(self) -> tuple[int, ...]:
-        """The shape the file was made for."""
-        from ai_edge_litert.interpreter import Interpreter
-
-        return tuple(Interpreter(model_content=self.content).get_input_details()[0]["shape"])
+        first = Interpreter(model_content=content, num_threads=THREADS)  # ValueError for a file LiteRT cannot read
+        with _quiet_once():
+            first.allocate_tensors()
+        self._by_shape[tuple(int(n) for n in first.get_input_details()[0]["shape"])] = first  # the file's own shape
 
     def for_shape(self, shape: tuple[int, ...]):
         """The interpreter set up for inputs of `shape`."""
