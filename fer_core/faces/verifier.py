@@ -55,21 +55,12 @@ class FaceVerifier:
     def from_keras(cls, model, path: Path | None = None) -> FaceVerifier:
         """A Keras verifier run in OpenCV where it can, else in TensorFlow's graph, traced here."""
         from fer_core.model.architecture import for_inference
-        from fer_core.model.classifier import import_tensorflow
+        from fer_core.model.classifier import import_tensorflow, tensorflow_graph
 
-        tf = import_tensorflow()
+        import_tensorflow()
         inference = for_inference(model)
         run = opencv_net(inference)  # faster on a CPU (see Classifier)
-        if run is None:
-            spec = tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.float32)
-            graph = tf.function(lambda batch: inference(batch, training=False), input_signature=[spec])
-            traced = graph.get_concrete_function()  # called without dispatch (see classifier._tensorflow_graph)
-
-            def run(batch: np.ndarray) -> np.ndarray:
-                return traced(batch).numpy()
-
-            run.network = inference  # the network whose variables the graph reads lives as long as the function
-        return cls(run, path, model)
+        return cls(run if run is not None else tensorflow_graph(inference, dtype="float32"), path, model)
 
     @classmethod
     def load(cls, path: Path = VERIFIER_PATH) -> FaceVerifier:

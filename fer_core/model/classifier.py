@@ -192,12 +192,12 @@ class Classifier:
         # TensorFlow's graph is traced only where it runs.
         if sure_at and not shifts and len(members) > 1:
             member_shifts = TTA_VIEWS[member_views]
-            run = SureFirst([_tensorflow_graph(member, member_shifts) for member in members], sure_at)
+            run = SureFirst([tensorflow_graph(member, member_shifts) for member in members], sure_at)
             return cls(run, "tensorflow", tta, unsure_below, path, model)
         opencv = None if shifts or engine == "tensorflow" else opencv_net(inference)
         if opencv is not None:
             return cls(opencv, "opencv", tta, unsure_below, path, model)
-        return cls(_tensorflow_graph(inference, shifts), "tensorflow", tta, unsure_below, path, model)
+        return cls(tensorflow_graph(inference, shifts), "tensorflow", tta, unsure_below, path, model)
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, tta: str = "none", engine: str = "auto") -> Classifier:
@@ -317,13 +317,14 @@ def _members(model) -> list:
     return [layer for layer in model.layers if isinstance(layer, keras.Model)]
 
 
-def _tensorflow_graph(inference, shifts: tuple[tuple[int, int], ...]):
-    """`inference` as one traced TensorFlow graph taking (N, 48, 48, 1) uint8 faces to (N, 7) probabilities,
-    each face read through its `shifts` and their mirror images, averaged (none: the face as it is)."""
+def tensorflow_graph(inference, shifts: tuple[tuple[int, int], ...] = (), dtype: str = "uint8"):
+    """`inference` as one traced TensorFlow graph taking (N, 48, 48, 1) faces of `dtype` (uint8 faces; the
+    face verifier's normalised crops are float32) to its outputs (a model's (N, 7) probabilities), each face
+    read through its `shifts` and their mirror images, averaged (none: the face as it is)."""
     tf = import_tensorflow()
     from fer_core.model.architecture import face_views  # the same views an ensemble file holds
 
-    @tf.function(input_signature=[tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), tf.uint8)], reduce_retracing=True)
+    @tf.function(input_signature=[tf.TensorSpec((None, FACE_SIZE, FACE_SIZE, 1), dtype)], reduce_retracing=True)
     def forward(batch):
         x = tf.cast(batch, tf.float32)
         if not shifts:
