@@ -8,6 +8,7 @@ from fer_core.model.ensemble import MEMBER_FILE, read_manifest
 from fer_core.model.int8_net import int8_file, read_int8_file, write_int8_file
 from fer_core.model.opencv_net import gpu_present, read_opencv_file
 from fer_core.model.preprocess import crop_face, to_face_input
+from tests.threads import misread_faces
 
 # The photo model's members; the live model stays in floats (its 8-bit copy read the held-out real photos under
 # the floor tests/test_real_faces.py holds it to: docs/speed.md).
@@ -74,25 +75,8 @@ def test_a_damaged_8_bit_copy_is_not_read(tmp_path):
 
 @no_gpu
 def test_the_8_bit_photo_model_reads_each_threads_own_faces(astronaut_bgr):
-    import threading
-
     boxes = [(170, 70, 100, 100), (160, 60, 120, 120), (300, 300, 90, 90), (0, 400, 100, 100)]
     faces = np.stack([to_face_input(crop_face(astronaut_bgr, box)) for box in boxes])[..., None]
     classifier = Classifier.load(DEFAULT_MODEL)
-    expected = [classifier.predict_batch(faces[i : i + 1]) for i in range(len(faces))]
-    wrong: list[int] = []
-
-    def read(index: int) -> None:
-        for _ in range(20):
-            try:  # an interpreter called from two threads at once raises, or mixes up their faces
-                if not np.allclose(classifier.predict_batch(faces[index : index + 1]), expected[index], atol=1e-6):
-                    wrong.append(index)
-            except RuntimeError:
-                wrong.append(index)
-
-    threads = [threading.Thread(target=read, args=(i,)) for i in range(len(faces))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert classifier.engine == "litert-int8" and not wrong
+    assert classifier.engine == "litert-int8"
+    assert not misread_faces(classifier, faces, rounds=20, atol=1e-6)  # without Int8Net's lock, the interpreter raises

@@ -1,6 +1,5 @@
 import subprocess
 import sys
-import threading
 
 import cv2
 import numpy as np
@@ -19,6 +18,7 @@ from fer_core.model.opencv_net import (
 )
 from fer_core.model.preprocess import crop_face, to_face_input
 from fer_core.paths import PROJECT_DIR
+from tests.threads import misread_faces
 
 SHIPPED_NETWORKS = [d / MEMBER_FILE for d in read_manifest(DEFAULT_MODEL).member_dirs(DEFAULT_MODEL)]
 SHIPPED_NETWORKS += [LIVE_MODEL, VERIFIER_PATH]
@@ -64,21 +64,7 @@ def test_networks_with_other_layers_stay_with_tensorflow(photo_model):
 
 
 def test_calls_from_several_threads_each_get_their_own_faces_read(faces):
-    classifier = Classifier.load(LIVE_MODEL)
-    expected = [classifier.predict_batch(faces[i : i + 1]) for i in range(len(faces))]
-    wrong: list[int] = []
-
-    def read(index: int) -> None:
-        for _ in range(30):
-            if not np.allclose(classifier.predict_batch(faces[index : index + 1]), expected[index], atol=1e-5):
-                wrong.append(index)
-
-    threads = [threading.Thread(target=read, args=(i,)) for i in range(len(faces))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not wrong
+    assert not misread_faces(Classifier.load(LIVE_MODEL), faces, rounds=30, atol=1e-5)
 
 
 @pytest.mark.parametrize("keras_path", SHIPPED_NETWORKS, ids=lambda p: p.parent.name + "/" + p.name)
